@@ -1,0 +1,172 @@
+"""The ASE calculator: load a potential once, then graph → evaluate → results."""
+
+from __future__ import annotations
+
+import copy
+import os
+
+import ase
+from ase.data import chemical_symbols
+import numpy as np
+import torch
+from ase.calculators.calculator import (
+    Calculator,
+    PropertyNotImplementedError,
+    all_changes,
+)
+from ase.stress import full_3x3_to_voigt_6_stress
+
+from .evaluate import Prediction, evaluate, hessian
+from .graph import AtomicGraph, SkinNeighborList, edge_vectors
+from .models.base import EnergyModel
+from .serialization import load_potential
+
+__all__ = ["MIN_DISTANCE", "PointChemCalculator"]
+
+MIN_DISTANCE = 0.1
+"""Å. Two atoms closer than this are treated as an input error, not a configuration."""
+
+
+def _resolve_device(device: torch.device | str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def _model_dtype(model: EnergyModel) -> torch.dtype:
+    for parameter in model.parameters():
+        return parameter.dtype
+    return torch.float64
+
+
+class PointChemCalculator(Calculator):
+    """ASE calculator for any pointchem potential.
+
+    One model call gives the energy, per-atom energies, forces and (for structures
+    periodic in all three directions) the stress together; results are float64 numpy
+    arrays in eV, eV/Å and eV/Å³. Nothing is recomputed while positions, atomic
+    numbers, cell and pbc stay the same.
+
+    Args:
+        potential: path of a potential file (``.pt``) or an :class:`EnergyModel`.
+        device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``,
+            ``"cuda:1"``, ...
+        dtype: float dtype to run the model in (``torch.float32``/``torch.float64``);
+            None keeps the potential's own.
+        skin: neighbor-list skin in Å. The list is built at cutoff + skin and reused
+            until an atom has moved more than skin/2 (or cell, pbc or numbers
+            changed). 0 rebuilds at every call.
+        **kwargs: passed to :class:`ase.calculators.calculator.Calculator`.
+
+    Example:
+        >>> atoms.calc = PointChemCalculator("potentials/ethanol-gm.pt")  # doctest: +SKIP
+        >>> atoms.get_forces()  # doctest: +SKIP
+    """
+
+    implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
+
+    def __init__(
+        self,
+        potential: str | os.PathLike[str] | EnergyModel,
+        device: torch.device | str = "auto",
+        dtype: torch.dtype | None = None,
+        skin: float = 1.0,
+        **kwargs: object,
+    ):
+        super().__init__(**kwargs)
+        self.device = _resolve_device(device)
+        if isinstance(potential, EnergyModel):
+            # A copy: casting and moving must not change the caller's model.
+            model = copy.deepcopy(potential)
+        else:
+            model = load_potential(potential)
+        self.dtype = dtype or _model_dtype(model)
+        if self.dtype not in model.supported_dtypes:
+            raise ValueError(
+                f"{type(model).__name__} supports {model.supported_dtypes}, "
+                f"not {self.dtype}"
+            )
+        self.model = model.to(device=self.device, dtype=self.dtype).eval()
+        for parameter in self.model.parameters():
+            parameter.requires_grad_(False)
+        self.neighbors = SkinNeighborList(model.cutoff, skin, self.dtype, self.device)
+
+    def _check_atoms(self, atoms: ase.Atoms) -> None:
+        if len(atoms) == 0:
+            raise ValueError("the structure has no atoms")
+        unknown = sorted(set(atoms.numbers.tolist()) - set(self.model.atomic_numbers))
+        if unknown:
+            symbols = [chemical_symbols[z] for z in unknown]
+            known = [chemical_symbols[z] for z in self.model.atomic_numbers]
+            raise ValueError(
+                f"the potential does not know the element(s) {', '.join(symbols)}; "
+                f"it was made for {', '.join(known)}"
+            )
+
+    def _graph(self, atoms: ase.Atoms) -> AtomicGraph:
+        self._check_atoms(atoms)
+        graph = self.neighbors.graph(atoms)
+        if graph.n_edges:
+            with torch.no_grad():
+                lengths = torch.linalg.vector_norm(edge_vectors(graph), dim=1)
+            shortest = int(torch.argmin(lengths))
+            if float(lengths[shortest]) < MIN_DISTANCE:
+                i, j = graph.edge_index[:, shortest].tolist()
+                raise ValueError(
+                    f"atoms {i} and {j} are {float(lengths[shortest]):.3g} Å apart, "
+                    f"closer than {MIN_DISTANCE} Å: the structure is unphysical"
+                )
+        return graph
+
+    @staticmethod
+    def _check_finite(prediction: Prediction) -> None:
+        for name in ("energies", "forces", "stress"):
+            value = getattr(prediction, name)
+            if value is not None and not bool(torch.isfinite(value).all()):
+                raise FloatingPointError(
+                    f"the model returned non-finite {name} (NaN or inf); the "
+                    "structure is probably far outside what the potential was trained on"
+                )
+
+    def calculate(
+        self,
+        atoms: ase.Atoms | None = None,
+        properties: list[str] | None = None,
+        system_changes: list[str] = all_changes,
+    ) -> None:
+        """Compute energy, per-atom energies, forces and (3-D periodic) stress."""
+        properties = properties or ["energy"]
+        super().calculate(atoms, properties, system_changes)
+        assert self.atoms is not None
+        periodic = bool(self.atoms.pbc.all())
+        if "stress" in properties and not periodic:
+            raise PropertyNotImplementedError(
+                "stress is defined only for structures periodic in all three "
+                f"directions; this one has pbc={self.atoms.pbc.tolist()}"
+            )
+        graph = self._graph(self.atoms)
+        prediction = evaluate(self.model, graph, forces=True, stress=periodic)
+        self._check_finite(prediction)
+        energy = float(prediction.energy[0])
+        self.results = {
+            "energy": energy,
+            "free_energy": energy,
+            "energies": prediction.energies.detach().cpu().numpy(),
+            "forces": _to_numpy(prediction.forces),
+        }
+        if prediction.stress is not None:
+            stress = _to_numpy(prediction.stress)[0]
+            self.results["stress"] = full_3x3_to_voigt_6_stress(stress)
+
+    def get_hessian(self, atoms: ase.Atoms | None = None) -> np.ndarray:
+        """Hessian ∂²E/∂r_a∂r_b, (3N, 3N) float64 numpy, eV/Å², atom-major order."""
+        atoms = atoms if atoms is not None else self.atoms
+        if atoms is None:
+            raise ValueError("no structure given and none attached to the calculator")
+        graph = self._graph(atoms)
+        return _to_numpy(hessian(self.model, graph))
+
+
+def _to_numpy(tensor: torch.Tensor | None) -> np.ndarray:
+    assert tensor is not None
+    return tensor.detach().to(device="cpu", dtype=torch.float64).numpy()

@@ -1,0 +1,65 @@
+"""The explicit list of model families a potential file may name.
+
+There is no plugin discovery: each family is one entry in :data:`ARCHITECTURES`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Callable
+from typing import Any
+
+from .models.base import EnergyModel
+from .models.gm import GaussianMomentModel, GMHypers
+
+__all__ = ["ARCHITECTURES", "Architecture", "get_architecture"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Architecture:
+    """One model family.
+
+    Attributes:
+        name: short name stored in potential files ("gm", "pet", "wk").
+        hypers: the family's frozen hyperparameter dataclass; must provide
+            ``from_dict`` (strict, unknown keys rejected).
+        model: the :class:`EnergyModel` subclass, built as ``model(hypers, numbers)``.
+        fit: how the family's parameters are obtained from data (None until the
+            family's training entry point exists).
+    """
+
+    name: str
+    hypers: Any
+    model: type[EnergyModel]
+    fit: Callable[..., Any] | None = None
+
+    def build(self, hypers: dict[str, Any], atomic_numbers: list[int]) -> EnergyModel:
+        """Instantiate the model from plain-dict hypers (as stored in files)."""
+        return self.model(self.hypers.from_dict(hypers), atomic_numbers)  # type: ignore[call-arg]
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    "gm": Architecture(name="gm", hypers=GMHypers, model=GaussianMomentModel),
+}
+
+
+def get_architecture(name: str) -> Architecture:
+    """Look up a family by name; unknown names raise a ValueError with suggestions."""
+    if name in ARCHITECTURES:
+        return ARCHITECTURES[name]
+    known = ", ".join(sorted(ARCHITECTURES))
+    close = difflib.get_close_matches(name, list(ARCHITECTURES), n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ValueError(f"unknown architecture {name!r}; known: {known}.{hint}")
+
+
+def architecture_of(model: EnergyModel) -> Architecture:
+    """The registry entry whose model class ``model`` is an instance of."""
+    for architecture in ARCHITECTURES.values():
+        if type(model) is architecture.model:
+            return architecture
+    raise ValueError(
+        f"{type(model).__name__} is not a registered architecture "
+        f"({', '.join(sorted(ARCHITECTURES))}); only registered families can be saved"
+    )

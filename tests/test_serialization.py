@@ -1,0 +1,149 @@
+"""Potential files: round trips, stored format versions, and every way a file can be bad."""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+from ase.build import molecule
+
+from pointchem import (
+    PointChemCalculator,
+    PotentialFileError,
+    load_potential,
+    save_potential,
+)
+from pointchem.serialization import FORMAT_VERSION, read_potential_file
+
+from .conftest import DATA
+from .models.test_gm import tiny_model
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_round_trip_is_exact(tmp_path: Path, dtype: torch.dtype) -> None:
+    model = tiny_model().to(dtype)
+    path = tmp_path / "model.pt"
+    save_potential(model, path, metadata={"training_config": {"seed": 3}})
+    loaded = load_potential(path)
+    assert loaded.atomic_numbers == model.atomic_numbers
+    assert loaded.hypers == model.hypers
+    for (name, original), (_, restored) in zip(
+        model.state_dict().items(), loaded.state_dict().items()
+    ):
+        assert restored.dtype == original.dtype, name
+        assert torch.equal(restored, original), name
+    assert loaded.composition_energies.dtype == torch.float64
+    assert not loaded.training
+
+
+def test_file_is_plain_data_with_metadata(tmp_path: Path) -> None:
+    path = tmp_path / "model.pt"
+    save_potential(tiny_model(), path, metadata={"training_data_sha256": "abc"})
+    content = read_potential_file(path)
+    assert content["format"] == "pointchem-potential"
+    assert content["format_version"] == FORMAT_VERSION
+    assert content["architecture"] == "gm"
+    assert content["dtype"] == "float64"
+    metadata = content["metadata"]
+    assert metadata["units"] == {"energy": "eV", "length": "Å"}
+    assert metadata["training_data_sha256"] == "abc"
+    assert {"pointchem_version", "torch_version", "created"} <= set(metadata)
+
+
+# Regenerate (only when the format or the GM model changes on purpose, then add a new
+# file for the new version rather than replacing the old one):
+#   python -c "from tests.models.test_gm import tiny_model; import torch; \
+#     torch.manual_seed(7); from pointchem import save_potential; \
+#     save_potential(tiny_model(), 'tests/data/potential-v1-gm.pt')"
+# and print the per-atom energies of the rattled-free ethanol below.
+PINNED_V1_ENERGIES = None
+
+
+@pytest.mark.parametrize(
+    "path", sorted(DATA.glob("potential-v*.pt")), ids=lambda p: p.name
+)
+def test_every_stored_format_version_loads(path: Path) -> None:
+    model = load_potential(path)
+    atoms = molecule("CH3CH2OH")
+    atoms.calc = PointChemCalculator(model, device="cpu")
+    energies = atoms.get_potential_energies()
+    if path.name == "potential-v1-gm.pt":
+        assert energies.tolist() == pytest.approx(PINNED_V1_ENERGIES, abs=1e-10)
+
+
+def test_stored_versions_exist() -> None:
+    assert (DATA / "potential-v1-gm.pt").exists()
+
+
+def test_truncated_file(tmp_path: Path) -> None:
+    path = tmp_path / "model.pt"
+    save_potential(tiny_model(), path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(PotentialFileError, match="corrupted or truncated"):
+        load_potential(path)
+
+
+def test_garbage_file(tmp_path: Path) -> None:
+    path = tmp_path / "model.pt"
+    path.write_bytes(b"this is not a potential" * 10)
+    with pytest.raises(PotentialFileError, match=r"corrupted or truncated|refused"):
+        load_potential(path)
+
+
+class _Payload:
+    def __reduce__(self) -> tuple[object, tuple[str]]:
+        return (print, ("code ran while loading",))
+
+
+def test_foreign_pickle_is_refused_without_running_code(tmp_path: Path) -> None:
+    path = tmp_path / "model.pt"
+    torch.save({"format": "pointchem-potential", "payload": _Payload()}, path)
+    with pytest.raises(PotentialFileError, match="would execute code"):
+        load_potential(path)
+
+
+def test_plain_pickle_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps({"a": 1}))
+    with pytest.raises(PotentialFileError):
+        load_potential(path)
+
+
+def test_torch_file_that_is_not_a_potential(tmp_path: Path) -> None:
+    path = tmp_path / "weights.pt"
+    torch.save({"weight": torch.zeros(3)}, path)
+    with pytest.raises(PotentialFileError, match="not a pointchem potential"):
+        load_potential(path)
+
+
+def _rewrite(tmp_path: Path, **changes: object) -> Path:
+    path = tmp_path / "model.pt"
+    save_potential(tiny_model(), path)
+    content = torch.load(path, weights_only=True)
+    content.update(changes)
+    torch.save(content, path)
+    return path
+
+
+def test_unknown_architecture(tmp_path: Path) -> None:
+    path = _rewrite(tmp_path, architecture="gmm")
+    with pytest.raises(
+        PotentialFileError, match=r"unknown architecture 'gmm'.*Did you mean 'gm'"
+    ):
+        load_potential(path)
+
+
+def test_newer_format_version(tmp_path: Path) -> None:
+    path = _rewrite(tmp_path, format_version=FORMAT_VERSION + 1)
+    with pytest.raises(
+        PotentialFileError, match="newer than this pointchem.*upgrade pointchem"
+    ):
+        load_potential(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        load_potential(tmp_path / "nope.pt")
