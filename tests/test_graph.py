@@ -163,7 +163,8 @@ def test_skin_list_equals_fresh_list_and_rebuilds_only_when_needed(
     skin = SkinNeighborList(CUTOFF, 1.0, torch.float64, torch.device("cpu"))
     for step in range(6):
         atoms.positions += rng.normal(scale=0.05, size=atoms.positions.shape)
-        reused = skin.graph(atoms)
+        reused, lengths = skin.graph(atoms)
+        assert float(lengths.max()) < CUTOFF
         fresh = atoms_to_graph(atoms, CUTOFF)
         reused_set = _edge_set(*reused.edge_index.numpy(), reused.cell_shifts.numpy())
         assert reused_set == _edge_set(

@@ -52,12 +52,8 @@ def test_file_is_plain_data_with_metadata(tmp_path: Path) -> None:
     assert {"pointchem_version", "torch_version", "created"} <= set(metadata)
 
 
-# Regenerate (only when the format or the GM model changes on purpose, then add a new
-# file for the new version rather than replacing the old one):
-#   python -c "from tests.models.test_gm import tiny_model; import torch; \
-#     torch.manual_seed(7); from pointchem import save_potential; \
-#     save_potential(tiny_model(), 'tests/data/potential-v1-gm.pt')"
-# and print the per-atom energies of the rattled-free ethanol below.
+# Per-atom energies (eV) of molecule("CH3CH2OH") from tests/data/potential-v1-gm.pt;
+# regenerate both with `python -m tests.data.make_potential_fixture` (see its docstring).
 PINNED_V1_ENERGIES = None
 
 

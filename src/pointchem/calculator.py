@@ -17,7 +17,7 @@ from ase.calculators.calculator import (
 from ase.stress import full_3x3_to_voigt_6_stress
 
 from .evaluate import Prediction, evaluate, hessian
-from .graph import AtomicGraph, SkinNeighborList, edge_vectors
+from .graph import AtomicGraph, SkinNeighborList
 from .models.base import EnergyModel
 from .serialization import load_potential
 
@@ -48,7 +48,8 @@ class PointChemCalculator(Calculator):
     numbers, cell and pbc stay the same.
 
     Args:
-        potential: path of a potential file (``.pt``) or an :class:`EnergyModel`.
+        potential: path of a potential file (``.pt``) or an :class:`EnergyModel`
+            (copied: the calculator's own model is ``calc.model``).
         device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``,
             ``"cuda:1"``, ...
         dtype: float dtype to run the model in (``torch.float32``/``torch.float64``);
@@ -105,16 +106,15 @@ class PointChemCalculator(Calculator):
 
     def _graph(self, atoms: ase.Atoms) -> AtomicGraph:
         self._check_atoms(atoms)
-        graph = self.neighbors.graph(atoms)
+        graph, lengths = self.neighbors.graph(atoms)
         if graph.n_edges:
-            with torch.no_grad():
-                lengths = torch.linalg.vector_norm(edge_vectors(graph), dim=1)
             shortest = int(torch.argmin(lengths))
-            if float(lengths[shortest]) < MIN_DISTANCE:
+            distance = float(lengths[shortest])
+            if distance < MIN_DISTANCE:
                 i, j = graph.edge_index[:, shortest].tolist()
                 raise ValueError(
-                    f"atoms {i} and {j} are {float(lengths[shortest]):.3g} Å apart, "
-                    f"closer than {MIN_DISTANCE} Å: the structure is unphysical"
+                    f"atoms {i} and {j} are {distance:.3g} Å apart, closer than "
+                    f"{MIN_DISTANCE} Å: the structure is unphysical"
                 )
         return graph
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -61,6 +62,78 @@ def _info(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _train(arguments: argparse.Namespace) -> int:
+    from .training.config import load_config
+    from .training.loop import train
+
+    config = load_config(arguments.config, arguments.overrides)
+    output = arguments.output or f"runs/{Path(arguments.config).stem}"
+    train(config, output, restart=arguments.restart, progress=not arguments.quiet)
+    sys.stdout.write(f"potential written to {Path(output) / 'potential.pt'}\n")
+    return 0
+
+
+def _eval(arguments: argparse.Namespace) -> int:
+    from .serialization import load_potential
+    from .training.config import DataSettings
+    from .training.data import read_samples
+    from .training.metrics import (
+        error_metrics,
+        format_metrics,
+        parity_plot,
+        predict,
+        write_predictions,
+    )
+
+    settings = DataSettings(
+        train=tuple(arguments.data),
+        energy_key=arguments.energy_key,
+        forces_key=arguments.forces_key,
+        stress_key=arguments.stress_key,
+        virial_key=arguments.virial_key,
+        energy_unit=arguments.energy_unit,
+        length_unit=arguments.length_unit,
+    )
+    samples = read_samples(arguments.data, settings)
+    model = load_potential(arguments.potential, device=arguments.device)
+    predictions = predict(model, samples)
+    sys.stdout.write(format_metrics(error_metrics(samples, predictions)) + "\n")
+    if arguments.plot:
+        parity_plot(samples, predictions, arguments.plot, title=str(arguments.potential))
+    if arguments.output:
+        write_predictions(samples, predictions, arguments.output)
+    return 0
+
+
+def _add_train(commands: Any) -> None:
+    train = commands.add_parser(
+        "train", help="train a potential from a YAML config",
+        description="Train a potential. Overrides: section.key=value (YAML values).",
+    )
+    train.add_argument("config", help="YAML file with architecture/model/training/data")
+    train.add_argument("overrides", nargs="*", help="e.g. training.epochs=10")
+    train.add_argument("--output", help="output directory (default runs/<config name>)")
+    train.add_argument("--restart", action="store_true", help="resume from its checkpoint")
+    train.add_argument("--quiet", action="store_true", help="no progress line")
+    train.set_defaults(run=_train)
+
+
+def _add_eval(commands: Any) -> None:
+    evaluate = commands.add_parser("eval", help="errors of a potential on extxyz data")
+    evaluate.add_argument("potential", help="potential file (.pt)")
+    evaluate.add_argument("data", nargs="+", help="extxyz files with reference values")
+    evaluate.add_argument("--energy-key", default="energy")
+    evaluate.add_argument("--forces-key", default="forces")
+    evaluate.add_argument("--stress-key", default=None)
+    evaluate.add_argument("--virial-key", default=None)
+    evaluate.add_argument("--energy-unit", default="eV", help="eV, meV, kcal/mol, kJ/mol, Hartree")
+    evaluate.add_argument("--length-unit", default="Å", help="Å or bohr")
+    evaluate.add_argument("--device", default="cpu")
+    evaluate.add_argument("--plot", help="write parity plots to this PNG")
+    evaluate.add_argument("--output", help="write predictions to this extxyz file")
+    evaluate.set_defaults(run=_eval)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pointchem", description="Machine-learned interatomic potentials for ASE."
@@ -70,6 +143,8 @@ def _parser() -> argparse.ArgumentParser:
     info = commands.add_parser("info", help="print the model card of potential files")
     info.add_argument("potentials", nargs="+", help="potential files (.pt)")
     info.set_defaults(run=_info)
+    _add_train(commands)
+    _add_eval(commands)
     return parser
 
 

@@ -24,7 +24,9 @@ __all__ = [
     "atoms_to_graph",
     "batch_graphs",
     "edge_vectors",
+    "edge_lengths",
     "select_edges",
+    "within_cutoff",
 ]
 
 
@@ -91,11 +93,10 @@ class AtomicGraph:
         self, device: torch.device | str | None = None, dtype: torch.dtype | None = None
     ) -> AtomicGraph:
         """Move to ``device`` and cast positions and cell to the float ``dtype``."""
-        float_kwargs = {"device": device, "dtype": dtype}
         return AtomicGraph(
-            positions=self.positions.to(**float_kwargs),
+            positions=self.positions.to(device=device, dtype=dtype),
             atomic_numbers=self.atomic_numbers.to(device=device),
-            cell=self.cell.to(**float_kwargs),
+            cell=self.cell.to(device=device, dtype=dtype),
             pbc=self.pbc.to(device=device),
             system_index=self.system_index.to(device=device),
             edge_index=self.edge_index.to(device=device),
@@ -242,11 +243,23 @@ def batch_graphs(graphs: Sequence[AtomicGraph]) -> AtomicGraph:
     )
 
 
-def within_cutoff(graph: AtomicGraph, cutoff: float) -> AtomicGraph:
-    """Drop the edges whose current length is ≥ ``cutoff`` (no gradient involved)."""
+def edge_lengths(graph: AtomicGraph) -> torch.Tensor:
+    """Edge lengths |r_ij| without gradient, shape (n_edges,), Å."""
     with torch.no_grad():
-        lengths = torch.linalg.vector_norm(edge_vectors(graph), dim=1)
-    return select_edges(graph, lengths < cutoff)
+        return torch.linalg.vector_norm(edge_vectors(graph), dim=1)
+
+
+def within_cutoff(
+    graph: AtomicGraph, cutoff: float
+) -> tuple[AtomicGraph, torch.Tensor]:
+    """Drop the edges whose current length is ≥ ``cutoff`` (no gradient involved).
+
+    Returns:
+        The reduced graph and the lengths of its edges, (n_kept,) Å.
+    """
+    lengths = edge_lengths(graph)
+    keep = lengths < cutoff
+    return select_edges(graph, keep), lengths[keep]
 
 
 class SkinNeighborList:
@@ -291,8 +304,12 @@ class SkinNeighborList:
         displacement = np.linalg.norm(atoms.positions - reference.positions, axis=1)
         return bool(displacement.max() <= 0.5 * self.skin)
 
-    def graph(self, atoms: ase.Atoms) -> AtomicGraph:
-        """The graph of ``atoms`` at its current positions (edges < cutoff)."""
+    def graph(self, atoms: ase.Atoms) -> tuple[AtomicGraph, torch.Tensor]:
+        """The graph of ``atoms`` at its current positions (edges < cutoff).
+
+        Returns:
+            The graph and its edge lengths, (n_edges,) Å, computed without gradient.
+        """
         if self._graph is None or not self._still_valid(atoms):
             self._graph = atoms_to_graph(
                 atoms, self.cutoff + self.skin, self.dtype, self.device
@@ -300,7 +317,7 @@ class SkinNeighborList:
             self._reference = atoms.copy()
             self.n_builds += 1
             if self.skin == 0.0:
-                return self._graph
+                return self._graph, edge_lengths(self._graph)
         # NaN positions fail the displacement test above and are caught by the rebuild.
         positions = torch.as_tensor(atoms.positions, device=self.device).to(self.dtype)
         return within_cutoff(self._graph.replace(positions=positions), self.cutoff)

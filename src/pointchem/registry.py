@@ -12,6 +12,7 @@ from typing import Any
 
 from .models.base import EnergyModel
 from .models.gm import GaussianMomentModel, GMHypers
+from .models.gm.train import initialize_from_data
 
 __all__ = ["ARCHITECTURES", "Architecture", "get_architecture"]
 
@@ -25,14 +26,19 @@ class Architecture:
         hypers: the family's frozen hyperparameter dataclass; must provide
             ``from_dict`` (strict, unknown keys rejected).
         model: the :class:`EnergyModel` subclass, built as ``model(hypers, numbers)``.
-        fit: how the family's parameters are obtained from data (None until the
-            family's training entry point exists).
+        fit: how the family's parameters are obtained from data when that is not
+            the shared gradient loop of ``pointchem.training`` (WK's linear solve);
+            None for gradient-trained families.
+        initialize: family-specific preparation before gradient training, called
+            as ``initialize(model, force_rms)`` with the RMS of the training force
+            components in eV/Å; None when nothing is needed.
     """
 
     name: str
     hypers: Any
     model: type[EnergyModel]
     fit: Callable[..., Any] | None = None
+    initialize: Callable[[Any, float], None] | None = None
 
     def build(self, hypers: dict[str, Any], atomic_numbers: list[int]) -> EnergyModel:
         """Instantiate the model from plain-dict hypers (as stored in files)."""
@@ -40,7 +46,12 @@ class Architecture:
 
 
 ARCHITECTURES: dict[str, Architecture] = {
-    "gm": Architecture(name="gm", hypers=GMHypers, model=GaussianMomentModel),
+    "gm": Architecture(
+        name="gm",
+        hypers=GMHypers,
+        model=GaussianMomentModel,
+        initialize=initialize_from_data,
+    ),
 }
 
 

@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import ClassVar
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
 
 import torch
 
 from ...graph import AtomicGraph, edge_vectors
 from ...nn.cutoffs import cosine_cutoff
 from ...nn.mlp import MLP
-from ...nn.radial import bessel_basis, gaussian_basis
+from ...nn.radial import RadialFactors, bessel_factors, gaussian_factors
 from ..base import EnergyModel
 from .hypers import GMHypers
-from .moments import GaussianMoments
+from .moments import GaussianMoments, dense_moments, neighbor_slots
 
-__all__ = ["GaussianMomentModel"]
-
-_DENSE_PAIR_LIMIT = 64
-"""Largest n_species² · N_R for which all pair types are evaluated on every edge (one
-small matmul) before picking the edge's own; beyond it coefficients are gathered per
-edge."""
+__all__ = ["GaussianMomentModel", "SpeciesPairRadial"]
 
 
 class GaussianMomentModel(EnergyModel):
@@ -104,45 +99,51 @@ class GaussianMomentModel(EnergyModel):
             ValueError: the graph contains an element the model does not know.
         """
         species = self._checked_species(graph)
+        n_atoms = graph.n_atoms
         centre, neighbor = graph.edge_index
-        distances, unit = _distances_and_directions(edge_vectors(graph))
-        pair = species[centre] * self.n_species + species[neighbor]
-        radial = self.radial_functions(distances, pair)
-        features = self.descriptor(radial, unit, centre, graph.n_atoms)
+        slots, width = neighbor_slots(centre, n_atoms)
+        vectors = edge_vectors(graph)
+        # Empty slots hold a vector beyond the cutoff, where R vanishes exactly.
+        table = vectors.new_zeros(3, n_atoms * width)
+        table[0] = 2.0 * self.cutoff
+        table = table.index_copy(1, slots, vectors.T)
+        pairs = species[centre] * self.n_species + species[neighbor]
+        slot_pairs = torch.zeros_like(table[0], dtype=torch.int64)
+        slot_pairs = slot_pairs.index_copy(0, slots, pairs).view(n_atoms, width)
+        weights = self.pair_coefficients * self.coefficient_norm
+        radial = SpeciesPairRadial(self.radial_factors, self.n_species)
+        compressed = dense_moments(
+            table.view(3, n_atoms, width), slot_pairs, weights, radial
+        )
+        features = self.descriptor(compressed)
         atomic = self.readout(features).squeeze(-1)
         return self.scale[species] * atomic + self.shift[species]
 
-    def radial_functions(
-        self, distances: torch.Tensor, pair: torch.Tensor
-    ) -> torch.Tensor:
-        """Species-pair radial functions R_s of every edge.
+    def radial_factors(self, distances: torch.Tensor) -> RadialFactors:
+        """Primitive basis times cutoff, Φ_b(d) f_c(d), in factored form.
 
         Args:
-            distances: (n_edges,) Å.
-            pair: (n_edges,) int64, species(i) · n_species + species(j).
+            distances: (n,) Å.
 
         Returns:
-            (n_edges, N_R), unit of the primitive basis; exactly 0 for d ≥ r_c.
+            Factors of the (N_b, n) rows Φ_b f_c and their d-derivatives.
         """
         hypers = self.hypers
+        cutoff = hypers.cutoff
         if hypers.radial_basis == "gaussian":
-            basis = gaussian_basis(
-                distances, hypers.n_basis, hypers.basis_r_min, hypers.cutoff
+            factors = gaussian_factors(
+                distances, hypers.n_basis, hypers.basis_r_min, cutoff
             )
         else:
-            basis = bessel_basis(distances, hypers.n_basis, hypers.cutoff)
-        weight = cosine_cutoff(distances, hypers.cutoff) * self.coefficient_norm
-        basis = basis * weight.unsqueeze(-1)
-        n_pairs = self.n_species**2
-        coefficients = self.pair_coefficients.reshape(n_pairs, hypers.n_radial, -1)
-        if n_pairs * hypers.n_radial <= _DENSE_PAIR_LIMIT:
-            every_pair = basis @ coefficients.permute(2, 0, 1).reshape(
-                -1, n_pairs * hypers.n_radial
-            )
-            every_pair = every_pair.reshape(-1, n_pairs, hypers.n_radial)
-            index = pair.view(-1, 1, 1).expand(-1, 1, hypers.n_radial)
-            return every_pair.gather(1, index).squeeze(1)
-        return torch.einsum("esb,eb->es", coefficients[pair], basis)
+            factors = bessel_factors(distances, hypers.n_basis, cutoff)
+        inside = distances < cutoff
+        phase = torch.where(inside, distances, torch.zeros_like(distances))
+        envelope_slope = torch.where(
+            inside,
+            (-0.5 * math.pi / cutoff) * torch.sin(phase * (math.pi / cutoff)),
+            torch.zeros_like(distances),
+        )
+        return factors.times(cosine_cutoff(distances, cutoff), envelope_slope)
 
     def _checked_species(self, graph: AtomicGraph) -> torch.Tensor:
         species = self.species(graph)
@@ -155,16 +156,63 @@ class GaussianMomentModel(EnergyModel):
         return species
 
 
-def _distances_and_directions(
-    vectors: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Lengths (n_edges,) Å and unit vectors (n_edges, 3) of edge vectors.
+class SpeciesPairRadial:
+    """R_s = Σ_b w_{p s b} B_b(d), p the species pair (implements ``SlotRadial``).
 
-    A zero vector gets length 0 and direction 0 with finite gradients (no NaN), by
-    evaluating the square root and the division only on nonzero lengths.
+    B = Φ f_c comes in factored form (:class:`~pointchem.nn.radial.RadialFactors`),
+    so R and dR/dd are two small matrix products with the same rows.
+
+    Args:
+        factors: d (n,) ↦ factors of B (N_b, n), cutoff included.
+        n_species: number of species; pair index p = centre · n_species + neighbour.
     """
-    squared = (vectors * vectors).sum(-1)
-    nonzero = squared > 0
-    safe = torch.sqrt(torch.where(nonzero, squared, torch.ones_like(squared)))
-    distances = torch.where(nonzero, safe, torch.zeros_like(safe))
-    return distances, vectors / safe.unsqueeze(-1)
+
+    def __init__(
+        self, factors: Callable[[torch.Tensor], RadialFactors], n_species: int
+    ):
+        self.factors = factors
+        self.n_species = n_species
+
+    def values(
+        self,
+        distances: torch.Tensor,
+        pairs: torch.Tensor,
+        weights: torch.Tensor,
+        slopes: bool,
+    ) -> tuple[torch.Tensor, torch.Tensor | None, Any]:
+        """R (N_R, n), dR/dd if ``slopes`` (else None), and the basis factors.
+
+        Args:
+            distances: (n,) Å.
+            pairs: (n,) int64 species-pair index.
+            weights: (n_species, n_species, N_R, N_b) coefficients w.
+            slopes: whether to return dR/dd.
+        """
+        factors = self.factors(distances)
+        n_radial = weights.shape[2]
+        flat = weights.reshape(-1, weights.shape[-1])
+        index = pairs.expand(1, n_radial, -1)
+
+        def pick(coefficients: torch.Tensor) -> torch.Tensor:
+            every_pair = (coefficients @ factors.rows).view(-1, n_radial, len(pairs))
+            return every_pair.gather(0, index).squeeze(0)
+
+        plain = pick(flat @ factors.value_map)
+        radial = plain * factors.value_scale
+        if not slopes:
+            return radial, None, factors
+        slope = pick(flat @ factors.slope_map) * factors.slope_scale
+        return radial, slope + plain * factors.value_slope_scale, factors
+
+    def weight_gradient(
+        self, factors: Any, pairs: torch.Tensor, grad_radial: torch.Tensor
+    ) -> torch.Tensor:
+        """∂L/∂w (n_species, n_species, N_R, N_b) from ∂L/∂R (N_R, n)."""
+        n_radial, n_slots = grad_radial.shape
+        n_pairs = self.n_species**2
+        spread = grad_radial.new_zeros(n_pairs, n_radial, n_slots)
+        index = pairs.expand(1, n_radial, -1)
+        spread = spread.scatter(0, index, grad_radial.unsqueeze(0))
+        scaled = spread.view(-1, n_slots) * factors.value_scale
+        grad = (scaled @ factors.rows.T) @ factors.value_map.T
+        return grad.view(self.n_species, self.n_species, n_radial, -1)

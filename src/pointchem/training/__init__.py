@@ -1,0 +1,1 @@
+"""Training and evaluation shared by the gradient-trained families (GM, PET)."""

@@ -1,0 +1,178 @@
+"""Errors of a model on reference data: tables, parity plots, prediction files."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+import ase.io
+import numpy as np
+import torch
+from ase.calculators.singlepoint import SinglePointCalculator
+from ase.data import chemical_symbols
+
+from ..evaluate import evaluate
+from ..models.base import EnergyModel
+from .batches import BatchMaker
+from .data import Sample
+
+__all__ = [
+    "Predictions",
+    "error_metrics",
+    "format_metrics",
+    "parity_plot",
+    "predict",
+    "write_predictions",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class Predictions:
+    """Model predictions for a list of samples, in sample order.
+
+    Attributes:
+        energy: (n_samples,) eV.
+        forces: list of (n_atoms_k, 3) arrays, eV/Å.
+        stress: list of (3, 3) arrays, eV/Å³, or None for non-periodic samples.
+    """
+
+    energy: np.ndarray
+    forces: list[np.ndarray]
+    stress: list[np.ndarray | None]
+
+
+def predict(
+    model: EnergyModel, samples: Sequence[Sample], batch_size: int = 16
+) -> Predictions:
+    """Energies, forces and (3-D periodic) stresses of ``samples``.
+
+    The model is used on its own device and dtype.
+    """
+    parameter = next(iter(model.parameters()), None)
+    dtype = parameter.dtype if parameter is not None else torch.float64
+    device = model.composition_energies.device
+    maker = BatchMaker(samples, model.cutoff, dtype, device)
+    energies, forces, stresses = [], [], []
+    for batch in maker.batches(batch_size):
+        periodic = bool(batch.graph.pbc.all())
+        prediction = evaluate(model, batch.graph, forces=True, stress=periodic)
+        assert prediction.forces is not None
+        energies.append(prediction.energy.cpu().numpy())
+        split = batch.graph.system_index.cpu().numpy()
+        all_forces = prediction.forces.detach().cpu().double().numpy()
+        forces += [all_forces[split == k] for k in range(batch.graph.n_systems)]
+        if prediction.stress is None:
+            stresses += [None] * batch.graph.n_systems
+        else:
+            stresses += list(prediction.stress.detach().cpu().double().numpy())
+    return Predictions(np.concatenate(energies), forces, stresses)
+
+
+def _mae_rmse(errors: np.ndarray) -> tuple[float, float]:
+    return float(np.abs(errors).mean()), float(np.sqrt((errors**2).mean()))
+
+
+def error_metrics(samples: Sequence[Sample], predictions: Predictions) -> dict[str, float]:
+    """MAE and RMSE of energies (per atom, meV/atom; per structure, meV), force
+    components (meV/Å, all and per element), stress (meV/Å³) where known, and the
+    standard deviation of the reference force components (meV/Å)."""
+    counts = np.array([len(s.atoms) for s in samples])
+    energy_error = predictions.energy - np.array([s.energy for s in samples])
+    metrics = {"n_structures": float(len(samples))}
+    for name, errors in (("energy_per_atom", energy_error / counts), ("energy", energy_error)):
+        mae, rmse = _mae_rmse(errors * 1e3)
+        metrics[f"{name}_mae"], metrics[f"{name}_rmse"] = mae, rmse
+    if all(s.forces is not None for s in samples):
+        reference = np.concatenate([s.forces for s in samples])  # type: ignore[misc]
+        errors = np.concatenate(predictions.forces) - reference
+        metrics["forces_mae"], metrics["forces_rmse"] = _mae_rmse(errors * 1e3)
+        metrics["forces_std"] = float(reference.std() * 1e3)
+        numbers = np.concatenate([s.atoms.numbers for s in samples])
+        for z in np.unique(numbers):
+            mae, rmse = _mae_rmse(errors[numbers == z] * 1e3)
+            metrics[f"forces_{chemical_symbols[z]}_mae"] = mae
+            metrics[f"forces_{chemical_symbols[z]}_rmse"] = rmse
+    with_stress = [
+        (s.stress, p) for s, p in zip(samples, predictions.stress)
+        if s.stress is not None and p is not None
+    ]
+    if with_stress:
+        errors = np.stack([p - s for s, p in with_stress])
+        metrics["stress_mae"], metrics["stress_rmse"] = _mae_rmse(errors * 1e3)
+    return metrics
+
+
+_UNITS = {"energy_per_atom": "meV/atom", "energy": "meV", "forces": "meV/Å", "stress": "meV/Å³"}
+
+
+def format_metrics(metrics: dict[str, float]) -> str:
+    """A plain-text table of :func:`error_metrics` (one row per quantity)."""
+    lines = [f"{'quantity':<22}{'MAE':>12}{'RMSE':>12}  unit", "-" * 56]
+    for key in metrics:
+        if not key.endswith("_mae"):
+            continue
+        name = key[: -len("_mae")]
+        unit = _UNITS.get(name, "meV/Å")  # per-element rows are forces
+        rmse = metrics[f"{name}_rmse"]
+        lines.append(f"{name:<22}{metrics[key]:>12.3f}{rmse:>12.3f}  {unit}")
+    if "forces_std" in metrics:
+        lines.append(f"(reference force std {metrics['forces_std']:.1f} meV/Å, "
+                     f"{int(metrics['n_structures'])} structures)")
+    return "\n".join(lines)
+
+
+def parity_plot(
+    samples: Sequence[Sample], predictions: Predictions, path: str | Path, title: str = ""
+) -> None:
+    """Save a PNG with energy-per-atom and force-component parity panels."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    counts = np.array([len(s.atoms) for s in samples])
+    reference = np.array([s.energy for s in samples]) / counts
+    figure, axes = plt.subplots(1, 2, figsize=(9, 4.2))
+    _parity_panel(axes[0], reference, predictions.energy / counts, "energy (eV/atom)")
+    if all(s.forces is not None for s in samples):
+        force_reference = np.concatenate([s.forces for s in samples]).ravel()  # type: ignore[misc]
+        force_predicted = np.concatenate(predictions.forces).ravel()
+        _parity_panel(axes[1], force_reference, force_predicted, "force component (eV/Å)")
+    figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=130)
+    plt.close(figure)
+
+
+def _parity_panel(axis: object, reference: np.ndarray, predicted: np.ndarray, label: str) -> None:
+    low = min(reference.min(), predicted.min())
+    high = max(reference.max(), predicted.max())
+    axis.plot([low, high], [low, high], color="grey", lw=0.8)  # type: ignore[attr-defined]
+    axis.scatter(reference, predicted, s=4, alpha=0.5)  # type: ignore[attr-defined]
+    mae = np.abs(predicted - reference).mean()
+    axis.set_title(f"MAE {mae:.4g}")  # type: ignore[attr-defined]
+    axis.set_xlabel(f"reference {label}")  # type: ignore[attr-defined]
+    axis.set_ylabel(f"predicted {label}")  # type: ignore[attr-defined]
+
+
+def write_predictions(
+    samples: Sequence[Sample], predictions: Predictions, path: str | Path
+) -> None:
+    """Write extxyz frames with predicted energy/forces/stress and reference values
+    under ``ref_energy``, ``ref_forces``, ``ref_stress`` (eV, Å)."""
+    frames = []
+    for k, sample in enumerate(samples):
+        atoms = sample.atoms.copy()
+        atoms.info["ref_energy"] = sample.energy
+        atoms.info["source"] = sample.source
+        if sample.forces is not None:
+            atoms.arrays["ref_forces"] = sample.forces
+        if sample.stress is not None:
+            atoms.info["ref_stress"] = sample.stress.reshape(-1)
+        results = {"energy": float(predictions.energy[k]), "forces": predictions.forces[k]}
+        if predictions.stress[k] is not None:
+            results["stress"] = predictions.stress[k]
+        atoms.calc = SinglePointCalculator(atoms, **results)
+        frames.append(atoms)
+    ase.io.write(path, frames, format="extxyz")

@@ -1,0 +1,35 @@
+"""Write the stored potential file of the current format version and its pinned energies.
+
+Run from the repository root only when the potential format changes on purpose:
+
+    python -m tests.data.make_potential_fixture
+
+It writes ``tests/data/potential-v{FORMAT_VERSION}-gm.pt`` (never overwrite an older
+version's file: those must keep loading) and prints the per-atom energies of
+``ase.build.molecule("CH3CH2OH")`` to pin in ``tests/test_serialization.py``.
+"""
+
+from __future__ import annotations
+
+import torch
+from ase.build import molecule
+
+from pointchem import PointChemCalculator, save_potential
+from pointchem.serialization import FORMAT_VERSION
+
+from ..models.test_gm import tiny_model
+from ..conftest import DATA
+
+
+def main() -> None:
+    """Save the fixture and print the energies to pin."""
+    torch.manual_seed(7)
+    path = DATA / f"potential-v{FORMAT_VERSION}-gm.pt"
+    save_potential(tiny_model(), path, metadata={"purpose": "format-version fixture"})
+    atoms = molecule("CH3CH2OH")
+    atoms.calc = PointChemCalculator(path, device="cpu")
+    print(repr(atoms.get_potential_energies().tolist()))
+
+
+if __name__ == "__main__":
+    main()
