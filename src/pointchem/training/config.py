@@ -13,6 +13,7 @@ Command-line overrides use dotted keys with YAML values: ``training.epochs=10``.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -190,12 +191,14 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """Build and validate a config from a plain mapping (unknown keys rejected)."""
-        sections = {"architecture", "model", "training", "data"}
-        unknown = set(values) - sections
-        if unknown:
-            raise ValueError(
-                f"unknown config section(s) {sorted(unknown)}; known: {sorted(sections)}"
-            )
+        sections = ["architecture", "model", "training", "data"]
+        for key in values:
+            if key not in sections:
+                close = difflib.get_close_matches(str(key), sections, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                raise ValueError(
+                    f"unknown config section {key!r}{hint} (known: {', '.join(sections)})"
+                )
         if "architecture" not in values:
             raise ValueError("the config needs an 'architecture' entry (e.g. gm)")
         architecture = get_architecture(values["architecture"])
