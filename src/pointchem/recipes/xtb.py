@@ -53,7 +53,7 @@ from ase.md.langevin import Langevin
 from ase.md.velocitydistribution import Stationary, thermalize_momenta
 from ase.optimize import BFGS
 
-from ._progress import ProgressLine
+from .._progress import ProgressLine
 
 __all__ = [
     "TBLITE_DIPOLE_TO_E_ANGSTROM",
