@@ -16,7 +16,8 @@ and every device, with an untrained GaussianMomentModel of the apax-like size (B
   graph (forward and backward).
 - **share outside the model** = 1 − model / calculator call.
 - **MD step**: ase ``VelocityVerlet`` (0.5 fs, started at 300 K) with skin 1.0 and 0,
-  wall time of ``dyn.run(n)`` divided by n; the JSON also counts neighbor-list builds.
+  the two runs stepping in alternation; mean ms per step (rebuilds amortized); the
+  JSON also has the median and counts neighbor-list builds.
 
 The single-point items are timed in interleaved rounds (each round: new positions,
 then one of each item), so load from other work on the machine hits them alike. The
@@ -28,7 +29,8 @@ peer / ours for the default calculator (skin 1.0), and, when
 ``benchmarks/out/apax_time.json`` exists (written by
 ``benchmarks/peers/apax_timing.sh``), apax re-measured on this machine. Results go
 to stdout (markdown) and to
-``benchmarks/out/time_calculator-<device>-<dtype>-<threads>t.json``.
+``benchmarks/out/time_calculator-<device>-<dtype>-<threads>t.json`` (results of
+systems not measured in a run are kept from earlier runs; each has its date).
 
 Run from the repository root, with the project's virtual environment active::
 
@@ -206,6 +208,9 @@ def time_single_points(
     box = atoms.cell.array if periodic else np.zeros((3, 3))
     vesin_list = vesin.NeighborList(cutoff=cutoff, full_list=True)
     probe = copies[1.0]
+    # The calculator runs its own copy of the model (cast, parameters frozen): time
+    # exactly that one alone.
+    calc_model = probe.calc.model
 
     def prepare() -> None:
         positions = reference + rng.normal(0.0, PERTURBATION, reference.shape)
@@ -215,21 +220,21 @@ def time_single_points(
     tasks = {
         "calculator_skin_1": lambda: ase_call(copies[1.0]),
         "calculator_skin_0": lambda: ase_call(copies[0.0]),
-        "model": lambda: evaluate(model, graph, forces=True, stress=periodic),
+        "model": lambda: evaluate(calc_model, graph, forces=True, stress=periodic),
         "atoms_to_graph": lambda: atoms_to_graph(probe, cutoff, dtype, device),
         "vesin": lambda: vesin_list.compute(
             probe.positions, box, periodic=periodic, quantities="ijS"
         ),
     }
     calls = [0]
-    hook = model.register_forward_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
+    hook = copies[0.0].calc.model.register_forward_hook(
+        lambda *_: calls.__setitem__(0, calls[0] + 1)
+    )
     try:
         results = time_interleaved(tasks, prepare, plan)
     finally:
         hook.remove()
-    rounds = plan["warmup"] + plan["calls"]
-    # Per round: one evaluate() plus whatever the two calculators needed.
-    results["model_calls_per_ase_call"] = (calls[0] / rounds - 1) / 2
+    results["model_calls_per_ase_call"] = calls[0] / (plan["warmup"] + plan["calls"])
     results["n_edges"] = graph.n_edges
     return results
 
@@ -242,30 +247,46 @@ def set_temperature(atoms: ase.Atoms, kelvin: float, rng: np.random.Generator) -
     atoms.set_momenta(momenta)
 
 
-def time_md(
-    atoms: ase.Atoms, model: GaussianMomentModel, skin: float, plan: dict
-) -> dict:
-    """Wall time per VelocityVerlet step (0.5 fs), averaged over ``md_steps`` steps."""
-    atoms = attach_calculator(atoms, model, skin, plan)
-    set_temperature(atoms, 300.0, np.random.default_rng(plan["seed"]))
-    dynamics = VelocityVerlet(atoms, timestep=0.5 * units.fs)
-    dynamics.run(min(plan["warmup"], 2))
-    neighbors = getattr(atoms.calc, "neighbors", None)
-    builds_before = getattr(neighbors, "n_builds", None)
-    steps = plan["md_steps"]
-    plan["sync"]()
-    start = time.perf_counter()
-    dynamics.run(steps)
-    plan["sync"]()
-    elapsed = time.perf_counter() - start
-    builds = None
-    if builds_before is not None:
-        builds = neighbors.n_builds - builds_before
-    return {
-        "ms_per_step": 1e3 * elapsed / steps,
-        "steps": steps,
-        "neighbor_list_builds": builds,
-    }
+def time_md(atoms: ase.Atoms, model: GaussianMomentModel, plan: dict) -> dict:
+    """Time per VelocityVerlet step (0.5 fs, from 300 K), skin 1 and 0 interleaved.
+
+    Both runs start from the same velocities and take their steps in alternation, so
+    load from other work hits them alike. The mean includes the amortized cost of
+    neighbor-list rebuilds; the median is a step without a rebuild (skin 1).
+    """
+    runs = {}
+    for skin in (1.0, 0.0):
+        copy = attach_calculator(atoms, model, skin, plan)
+        set_temperature(copy, 300.0, np.random.default_rng(plan["seed"]))
+        runs[skin] = VelocityVerlet(copy, timestep=0.5 * units.fs)
+    for _ in range(min(plan["warmup"], 2)):
+        for dynamics in runs.values():
+            dynamics.step()
+    builds = {skin: _builds(dynamics) for skin, dynamics in runs.items()}
+    times: dict[float, list[float]] = {skin: [] for skin in runs}
+    for _ in range(plan["md_steps"]):
+        for skin, dynamics in runs.items():
+            plan["sync"]()
+            start = time.perf_counter()
+            dynamics.step()
+            plan["sync"]()
+            times[skin].append(1e3 * (time.perf_counter() - start))
+    results = {}
+    for skin, dynamics in runs.items():
+        after = _builds(dynamics)
+        results[f"md_skin_{skin:g}"] = {
+            "ms_per_step": statistics.mean(times[skin]),
+            "median_ms": statistics.median(times[skin]),
+            "steps": plan["md_steps"],
+            "neighbor_list_builds": None if after is None else after - builds[skin],
+        }
+    return results
+
+
+def _builds(dynamics: VelocityVerlet) -> int | None:
+    """Neighbor-list builds so far of the calculator driving ``dynamics``, if known."""
+    neighbors = getattr(dynamics.atoms.calc, "neighbors", None)
+    return getattr(neighbors, "n_builds", None)
 
 
 def make_plan(args: argparse.Namespace, device: torch.device, n_atoms: int) -> dict:
@@ -303,10 +324,10 @@ def measure_system(name: str, args: argparse.Namespace, device: torch.device) ->
     model = make_model(args.seed, device, plan["dtype"])
     result: dict = {"system": name, "n_atoms": len(atoms)}
     result.update(time_single_points(atoms, model, plan))
+    result.update(time_md(atoms, model, plan))
     model_ms = result["model"]["median_ms"]
     for skin in (1.0, 0.0):
         key = f"skin_{skin:g}"
-        result[f"md_{key}"] = time_md(atoms, model, skin, plan)
         calc_ms = result[f"calculator_{key}"]["median_ms"]
         result[f"outside_model_share_{key}"] = 1.0 - model_ms / calc_ms
     return result
@@ -397,6 +418,11 @@ def print_table(
             f"apax {apax['meta'].get('apax')}, jax {apax['meta'].get('jax')}, "
             f"load average {apax['meta'].get('load_average')}."
         )
+    if meta["dtype"] != "float32" or meta["threads"] != 1:
+        print(
+            "NOTE: the peer columns are float32 with one thread; this run is "
+            f"{meta['dtype']} with {meta['threads']} thread(s)."
+        )
     calls = {r["model_calls_per_ase_call"] for r in results}
     if calls != {1.0}:
         print(f"WARNING: model calls per ASE call: {sorted(calls)} (expected 1)")
@@ -412,6 +438,33 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
+def run_meta(args: argparse.Namespace, device: torch.device) -> dict:
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
+    return {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "device": str(device),
+        "cpu": cpu_name(),
+        "gpu": gpu,
+        "dtype": args.dtype,
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "pointchem": pointchem.__version__,
+        "hypers": {**HYPERS.__dict__},
+        "perturbation_angstrom": PERTURBATION,
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def write_json(path: Path, meta: dict, results: list[dict]) -> None:
+    """Write the results, keeping earlier results of systems not measured this time."""
+    previous = json.loads(path.read_text()) if path.is_file() else {}
+    merged = previous.get("results", {})
+    merged.update({result["system"]: result for result in results})
+    ordered = {name: merged[name] for name in SYSTEM_NAMES if name in merged}
+    payload = {"meta": meta, "published_ms": PUBLISHED_MS, "results": ordered}
+    path.write_text(json.dumps(payload, indent=2, default=str))
+
+
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
@@ -420,33 +473,18 @@ def main() -> None:
     apax = load_apax(args.apax_json)
     OUT_DIR.mkdir(exist_ok=True)
     for device in resolve_devices(args.device):
-        meta = {
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "device": str(device),
-            "cpu": cpu_name(),
-            "gpu": torch.cuda.get_device_name(device)
-            if device.type == "cuda"
-            else None,
-            "dtype": args.dtype,
-            "threads": torch.get_num_threads(),
-            "torch": torch.__version__,
-            "pointchem": pointchem.__version__,
-            "hypers": {**HYPERS.__dict__},
-            "perturbation_angstrom": PERTURBATION,
-            "load_average": [round(x, 2) for x in os.getloadavg()],
-        }
+        meta = run_meta(args, device)
         results = []
         for name in args.sizes:
-            results.append(measure_system(name, args, device))
+            result = measure_system(name, args, device)
+            result["date"] = meta["date"]
+            result["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
+            results.append(result)
             print(f"done {name} on {device}", flush=True)
-        meta["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
         print_table(results, meta, apax, device)
-        path = (
-            OUT_DIR / f"time_calculator-{device.type}-{args.dtype}-{args.threads}t.json"
-        )
-        payload = {"meta": meta, "published_ms": PUBLISHED_MS, "results": results}
-        path.write_text(json.dumps(payload, indent=2, default=str))
-        print(f"\nwritten {path}")
+        name = f"time_calculator-{device.type}-{args.dtype}-{args.threads}t.json"
+        write_json(OUT_DIR / name, meta, results)
+        print(f"\nwritten {OUT_DIR / name}")
 
 
 if __name__ == "__main__":

@@ -54,7 +54,11 @@ def test_file_is_plain_data_with_metadata(tmp_path: Path) -> None:
 
 # Per-atom energies (eV) of molecule("CH3CH2OH") from tests/data/potential-v1-gm.pt;
 # regenerate both with `python -m tests.data.make_potential_fixture` (see its docstring).
-PINNED_V1_ENERGIES = None
+PINNED_V1_ENERGIES = [
+    -1029.823936000146, -1029.884167048227, -2039.8989402958014,
+    -13.623593374032133, -13.562399125041443, -13.562399125041443,
+    -13.561111617872795, -13.555572249403637, -13.555572249403637,
+]
 
 
 @pytest.mark.parametrize(

@@ -192,7 +192,8 @@ def time_system(name: str, model_dirs: dict, args: argparse.Namespace) -> dict:
 def print_table(results: list[dict], meta: dict) -> None:
     print(
         f"\n### apax {meta['apax']} (jax {meta['jax']}, {meta['backend']}), "
-        f"XLA_FLAGS={meta['xla_flags']!r}, load average {meta['load_average']}\n"
+        f"XLA_FLAGS={meta['xla_flags']!r}, pinned to core {meta['pinned_core']}, "
+        f"load average {meta['load_average']}\n"
     )
     print(
         "| system | atoms | apax ms (here) | p25–p75 ms | first call ms (jit) "
@@ -222,6 +223,7 @@ def main() -> None:
         "jax": jax.__version__,
         "backend": jax.default_backend(),
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        "pinned_core": os.environ.get("APAX_TIMING_PINNED_CORE"),
         "model": MODEL,
         "perturbation_angstrom": PERTURBATION,
         "load_average": [round(x, 2) for x in os.getloadavg()],

@@ -5,12 +5,17 @@
 # apax lives in its own virtual environment, benchmarks/out/.venv-apax (gitignored),
 # created here on the first run with `pip install apax==0.14.0 "jax[cpu]"`; pointchem
 # never imports apax. The script refuses to go on if jax would run on anything but the
-# CPU. XLA gets one thread, like torch in time_calculator.py (targets.md).
+# CPU. apax gets one thread, like torch in time_calculator.py (targets.md): XLA's
+# thread flags are set, but they do not stop XLA's CPU runtime from running work on
+# several threads (jax-ml/jax#1539; measured here: CPU/wall 1.4-1.7 at 192-1536 atoms),
+# so the process is also pinned to one core with taskset (core 0 unless APAX_TASKSET
+# names another; APAX_TASKSET=none switches pinning off). apax_time.py reports
+# CPU/wall so that the setting can be checked.
 #
 # Usage, from anywhere:
 #   bash benchmarks/peers/apax_timing.sh                       # ethanol,192,1536
 #   bash benchmarks/peers/apax_timing.sh --sizes 12288 --calls-large 3
-#   APAX_TASKSET=0 bash benchmarks/peers/apax_timing.sh        # also pin to CPU core 0
+#   APAX_TASKSET=1 bash benchmarks/peers/apax_timing.sh        # pin to core 1 instead
 #   PYTHON=python3.12 bash benchmarks/peers/apax_timing.sh     # interpreter for the venv
 # Arguments are passed on to apax_time.py (see its --help). Output: a markdown table
 # and benchmarks/out/apax_time.json, which time_calculator.py shows as "apax (here)".
@@ -53,7 +58,10 @@ export PYTHONPATH="$benchmarks${PYTHONPATH:+:$PYTHONPATH}"
     || fail "jax in $venv does not run on the CPU"
 
 cd "$out"
-if [[ -n "${APAX_TASKSET:-}" ]]; then
-    exec taskset -c "$APAX_TASKSET" "$venv/bin/python" "$here/apax_time.py" "$@"
+core="${APAX_TASKSET:-0}"
+if [[ "$core" == "none" ]]; then
+    exec "$venv/bin/python" "$here/apax_time.py" "$@"
 fi
-exec "$venv/bin/python" "$here/apax_time.py" "$@"
+command -v taskset >/dev/null || fail "taskset not found (util-linux); set APAX_TASKSET=none"
+export APAX_TIMING_PINNED_CORE="$core"
+exec taskset -c "$core" "$venv/bin/python" "$here/apax_time.py" "$@"

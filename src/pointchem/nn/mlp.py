@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 
 import torch
 
-__all__ = ["SWISH_GAIN", "MLP", "scaled_swish"]
+__all__ = ["MLP", "SWISH_GAIN", "scaled_swish"]
 
 SWISH_GAIN = 1.6765324703310907
 """Gain c making c·x·sigmoid(x) preserve unit variance for x ~ N(0, 1) (apax, GM-NN)."""
@@ -47,15 +48,15 @@ class MLP(torch.nn.Module):
             raise ValueError(f"MLP sizes need ≥ 2 positive widths, got {sizes}")
         self.sizes = tuple(sizes)
         self.layers = torch.nn.ModuleList(
-            torch.nn.Linear(n_in, n_out) for n_in, n_out in zip(sizes[:-1], sizes[1:])
+            torch.nn.Linear(n_in, n_out) for n_in, n_out in itertools.pairwise(sizes)
         )
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """Draw LeCun-normal weights and zero the biases."""
         for layer in self.layers:
-            fan_in = layer.weight.shape[1]
-            torch.nn.init.normal_(layer.weight, std=1.0 / math.sqrt(fan_in))
+            assert isinstance(layer, torch.nn.Linear)
+            torch.nn.init.normal_(layer.weight, std=1.0 / math.sqrt(layer.in_features))
             torch.nn.init.zeros_(layer.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -141,13 +141,20 @@ def _gaussian_maps(
     n_basis: int, r_min: float, r_max: float, dtype: torch.dtype, device: torch.device
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Centres (N_b, 1) Å, C₀ and C₁ (N_b, N_b) of :func:`gaussian_factors`."""
-    like = {"dtype": dtype, "device": device}
+    with torch.inference_mode(False):  # cached: must stay usable by autograd
+        return _gaussian_maps_uncached(n_basis, r_min, r_max, dtype, device)
+
+
+def _gaussian_maps_uncached(
+    n_basis: int, r_min: float, r_max: float, dtype: torch.dtype, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     gamma = n_basis**2 / r_max**2
-    shifts = r_min + (r_max - r_min) / n_basis * torch.arange(n_basis, **like)
+    steps = torch.arange(n_basis, dtype=dtype, device=device)
+    shifts = r_min + (r_max - r_min) / n_basis * steps
     norm = (2.0 * gamma / math.pi) ** 0.25
     return (
         shifts.unsqueeze(-1),
-        norm * torch.eye(n_basis, **like),
+        norm * torch.eye(n_basis, dtype=dtype, device=device),
         torch.diag(norm * 2.0 * gamma * shifts),
     )
 
@@ -241,6 +248,13 @@ def _bessel_maps(
     C₀ takes U_0..U_{N_b} to Φ_n / e(θ); D holds dU_n/dc = Σ_k D[n, k] U_k with
     D[n, k] = 2(k+1) for k < n and n − k odd. Cached: they depend on hypers only.
     """
+    with torch.inference_mode(False):  # cached: must stay usable by autograd
+        return _bessel_maps_uncached(n_basis, r_max, dtype, device)
+
+
+def _bessel_maps_uncached(
+    n_basis: int, r_max: float, dtype: torch.dtype, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
     orders = torch.arange(1, n_basis + 2, dtype=torch.float64)
     first, second = orders[:-1], orders[1:]
     kappa = first * second / torch.sqrt(first**2 + second**2)
@@ -252,5 +266,7 @@ def _bessel_maps(
     k = n.T
     odd = (k < n) & ((n - k) % 2 == 1)
     derivative = torch.where(odd, 2.0 * (k + 1), 0.0).to(torch.float64)
-    like = {"dtype": dtype, "device": device}
-    return mixing.to(**like), (mixing @ derivative).to(**like)
+    slope_map = mixing @ derivative
+    return mixing.to(dtype=dtype, device=device), slope_map.to(
+        dtype=dtype, device=device
+    )

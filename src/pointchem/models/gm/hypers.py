@@ -91,7 +91,7 @@ class GMHypers:
                 raise ValueError(
                     f"unknown GM hyperparameter {key!r}{hint} (known: {names})"
                 )
-        converted = {
+        converted: dict[str, Any] = {
             key: tuple(value) if isinstance(value, list) else value
             for key, value in values.items()
         }

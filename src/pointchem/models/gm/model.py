@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -14,7 +15,8 @@ from ...nn.mlp import MLP
 from ...nn.radial import RadialFactors, bessel_factors, gaussian_factors
 from ..base import EnergyModel
 from .hypers import GMHypers
-from .moments import GaussianMoments, dense_moments, neighbor_slots
+from .moments import GaussianMoments
+from .slots import dense_moments, neighbor_slots
 
 __all__ = ["GaussianMomentModel", "SpeciesPairRadial"]
 
@@ -57,12 +59,21 @@ class GaussianMomentModel(EnergyModel):
     scale starting at 1 and shift at 0 (eV). The composition baseline is added by
     :func:`pointchem.evaluate`, not here.
 
+    **Implementation.** Edges shorter than r_c (a neighbour list may carry a skin)
+    are grouped by centre into a (3, n_atoms, K) table of edge vectors
+    (:mod:`~pointchem.models.gm.slots`); R and dR/dd come from one set of basis rows
+    (:class:`~pointchem.nn.radial.RadialFactors`); moments and contractions have
+    hand-written backward passes made of differentiable operations, so forces,
+    stress and force training (second derivatives) all work while little fresh
+    memory is touched. Results equal the plain definition above to rounding.
+
     Args:
         hypers: the architecture.
         atomic_numbers: elements the model knows.
 
     Attributes:
         pair_coefficients: (n_species, n_species, N_R, N_b) parameter β.
+        coefficient_norm: η, 1/√N_b (Gaussian basis) or 1 (Bessel basis).
         descriptor: the moment contraction module.
         readout: the atomic network.
         scale: (n_species,) parameter, multiplies the network output.
@@ -91,22 +102,28 @@ class GaussianMomentModel(EnergyModel):
         self.readout = MLP(sizes)
         self.scale = torch.nn.Parameter(torch.ones(n_species))
         self.shift = torch.nn.Parameter(torch.zeros(n_species))
+        self._edge_cache: tuple[weakref.ref[torch.Tensor], int, torch.Tensor] | None
+        self._edge_cache = None
 
     def forward(self, graph: AtomicGraph) -> torch.Tensor:
         """Per-atom energies without the composition baseline, (n_atoms,), eV.
+
+        Edges at or beyond the cutoff (a neighbour list with a skin) are dropped
+        first; they would contribute exactly zero.
 
         Raises:
             ValueError: the graph contains an element the model does not know.
         """
         species = self._checked_species(graph)
         n_atoms = graph.n_atoms
-        centre, neighbor = graph.edge_index
-        slots, width = neighbor_slots(centre, n_atoms)
         vectors = edge_vectors(graph)
+        edges = self._edges_inside(graph, vectors)
+        centre, neighbor = graph.edge_index[:, edges]
+        slots, width = neighbor_slots(centre, n_atoms)
         # Empty slots hold a vector beyond the cutoff, where R vanishes exactly.
         table = vectors.new_zeros(3, n_atoms * width)
         table[0] = 2.0 * self.cutoff
-        table = table.index_copy(1, slots, vectors.T)
+        table = table.index_copy(1, slots, vectors[edges].T)
         pairs = species[centre] * self.n_species + species[neighbor]
         slot_pairs = torch.zeros_like(table[0], dtype=torch.int64)
         slot_pairs = slot_pairs.index_copy(0, slots, pairs).view(n_atoms, width)
@@ -115,9 +132,35 @@ class GaussianMomentModel(EnergyModel):
         compressed = dense_moments(
             table.view(3, n_atoms, width), slot_pairs, weights, radial
         )
-        features = self.descriptor(compressed)
-        atomic = self.readout(features).squeeze(-1)
+        atomic = self.readout(self.descriptor(compressed)).squeeze(-1)
         return self.scale[species] * atomic + self.shift[species]
+
+    def _edges_inside(self, graph: AtomicGraph, vectors: torch.Tensor) -> torch.Tensor:
+        """Indices of the edges shorter than the cutoff, grouped by centre atom.
+
+        The grouping (a stable sort of the centres) is cached for the graph's
+        ``edge_index`` tensor, so calls that only move atoms (a neighbour list with a
+        skin, reused across MD steps) skip the sort.
+        """
+        edge_index = graph.edge_index
+        cached = self._edge_cache
+        if (
+            cached is not None
+            and cached[0]() is edge_index
+            and cached[1] == edge_index._version
+        ):
+            order = cached[2]
+        else:
+            order = torch.sort(edge_index[0], stable=True)[1]
+            self._edge_cache = (weakref.ref(edge_index), edge_index._version, order)
+        with torch.no_grad():
+            inside = (vectors * vectors).sum(1) < self.cutoff**2
+        return order[inside[order]]
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_edge_cache"] = None  # a weak reference cannot be pickled
+        return state
 
     def radial_factors(self, distances: torch.Tensor) -> RadialFactors:
         """Primitive basis times cutoff, Φ_b(d) f_c(d), in factored form.

@@ -9,36 +9,29 @@ moments of rank 0..3 are
 and :class:`GaussianMoments` contracts them into the eight families of invariants of
 GM-NN. Every moment has the unit of R; a feature built from k moments has unit R^k.
 
-Two routes compute the moments. :func:`cartesian_moments` is the plain definition
-(edge by edge, summed with ``scatter_sum``). :func:`dense_moments` is the fast one the
-model uses: the edges of each atom sit in K "slots" (K = the largest neighbour count),
-only the 20 distinct monomials of n̂ are formed (1 + 3 + 6 + 10), the neighbour sum is
-one batched matrix product, and the gradient is written out by hand
-(:class:`_DenseMoments`), so autograd keeps only the edge vectors alive instead of
-every per-edge intermediate (on CPU, fresh memory is what costs). The hand-written
-backward is itself made of differentiable torch operations, so second derivatives
-(training on forces) work.
+Moments are stored compressed: M^k is symmetric, so only its components on the 20
+distinct monomials of n̂ (1 + 3 + 6 + 10) are kept, shape (n_atoms, N_R, 20).
+:func:`cartesian_moments` computes them by their definition (edge by edge, summed with
+``scatter_sum``); :mod:`pointchem.models.gm.slots` has the fast route the model uses.
 """
 
 from __future__ import annotations
 
 import itertools
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 
 from ...nn.scatter import scatter_sum
 
 __all__ = [
+    "MONOMIAL_SLOPES",
     "N_MONOMIALS",
     "GaussianMoments",
-    "SlotRadial",
     "cartesian_moments",
-    "dense_moments",
     "expand_moments",
     "monomials",
     "n_gaussian_moment_features",
-    "neighbor_slots",
     "pair_indices",
     "triple_indices",
 ]
@@ -126,6 +119,9 @@ def _monomial_tables() -> dict[str, torch.Tensor]:
 
 _TABLES = _monomial_tables()
 
+MONOMIAL_SLOPES = _TABLES["slope"]
+"""(3, 20, 20): [a, k, j] is the coefficient of monomial j in ∂(monomial k)/∂n̂_a."""
+
 
 def monomials(unit: torch.Tensor) -> torch.Tensor:
     """The 20 distinct monomials of n̂ up to degree 3, component-major.
@@ -182,190 +178,6 @@ def cartesian_moments(
     return scatter_sum(per_edge, centre, n_atoms)
 
 
-def neighbor_slots(centre: torch.Tensor, n_atoms: int) -> tuple[torch.Tensor, int]:
-    """Place every edge in a slot ``centre · K + rank within its centre``.
-
-    Args:
-        centre: (n_edges,) int64 centre atom of each edge, any order.
-        n_atoms: number of atoms.
-
-    Returns:
-        (n_edges,) int64 slot of each edge in a (n_atoms · K) table, and K ≥ 1, the
-        largest number of edges of one atom.
-    """
-    n_edges = centre.shape[0]
-    counts = torch.bincount(centre, minlength=n_atoms)
-    width = max(int(counts.max()), 1) if n_edges else 1
-    starts = torch.cumsum(counts, 0) - counts
-    positions = torch.arange(n_edges, device=centre.device)
-    if n_edges < 2 or bool((centre[1:] >= centre[:-1]).all()):
-        return centre * width + positions - starts[centre], width
-    ordered, order = torch.sort(centre, stable=True)
-    rank = torch.empty_like(centre)
-    rank[order] = positions - starts[ordered]
-    return centre * width + rank, width
-
-
-class SlotRadial(Protocol):
-    """Species-pair radial functions on slots, as :func:`dense_moments` needs them.
-
-    R must be linear in the weights.
-    """
-
-    def values(
-        self,
-        distances: torch.Tensor,
-        pairs: torch.Tensor,
-        weights: torch.Tensor,
-        slopes: bool,
-    ) -> tuple[torch.Tensor, torch.Tensor | None, Any]:
-        """R (N_R, n), dR/dd (N_R, n) if ``slopes`` else None, and anything
-        :meth:`weight_gradient` needs (such as the basis).
-
-        ``distances`` (n,) Å and ``pairs`` (n,) int64 species-pair indices.
-        """
-        ...
-
-    def weight_gradient(
-        self, basis: Any, pairs: torch.Tensor, grad_radial: torch.Tensor
-    ) -> torch.Tensor:
-        """∂L/∂weights from ∂L/∂R (N_R, n) and the third output of :meth:`values`."""
-        ...
-
-
-def dense_moments(
-    vectors: torch.Tensor,
-    pairs: torch.Tensor,
-    weights: torch.Tensor,
-    radial: SlotRadial,
-) -> torch.Tensor:
-    """Moments of the 20 distinct monomials from edge vectors laid out in slots.
-
-    Args:
-        vectors: (3, n_atoms, K) Å, ``vectors[:, i, k]`` the k-th edge vector of atom
-            i. Empty slots must hold a vector longer than the cutoff (R = 0 there).
-        pairs: (n_atoms, K) int64 species-pair index of every slot.
-        weights: learnable tensor R depends on linearly (species-pair coefficients).
-        radial: evaluates R and dR/dd from distances, pairs and ``weights``.
-
-    Returns:
-        (n_atoms, N_R, 20), Σ_slots R_s · monomial; see :func:`expand_moments`.
-    """
-    result: torch.Tensor = _DenseMoments.apply(vectors, pairs, weights, radial)
-    return result
-
-
-_SLOT_BUDGET = 16384
-"""Slots handled at once by :class:`_DenseMoments`: small enough that temporaries are
-reused (and cache-resident) from chunk to chunk instead of freshly allocated."""
-
-
-def _chunks(n_atoms: int, width: int) -> list[slice]:
-    step = max(1, _SLOT_BUDGET // width)
-    return [slice(a, min(a + step, n_atoms)) for a in range(0, n_atoms, step)]
-
-
-def _geometry(vectors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Lengths (n, K) and unit vectors (3, n, K); a zero vector gets length 0, unit 0."""
-    squared = (vectors * vectors).sum(0)
-    nonzero = squared > 0
-    safe = torch.sqrt(torch.where(nonzero, squared, torch.ones_like(squared)))
-    return torch.where(nonzero, safe, torch.zeros_like(safe)), vectors / safe
-
-
-def _chunk_moments(
-    vectors: torch.Tensor,
-    pairs: torch.Tensor,
-    weights: torch.Tensor,
-    radial: SlotRadial,
-) -> torch.Tensor:
-    """Forward of :class:`_DenseMoments` for a block of atoms, (n, N_R, 20)."""
-    n_atoms, width = pairs.shape
-    distances, unit = _geometry(vectors)
-    values = radial.values(distances.view(-1), pairs.view(-1), weights, False)[0]
-    powers = monomials(unit.reshape(3, -1)).view(N_MONOMIALS, n_atoms, width)
-    by_atom = values.view(-1, n_atoms, width).permute(1, 2, 0)
-    return torch.bmm(powers.transpose(0, 1), by_atom).transpose(1, 2)
-
-
-def _chunk_backward(
-    vectors: torch.Tensor,
-    pairs: torch.Tensor,
-    weights: torch.Tensor,
-    radial: SlotRadial,
-    grad: torch.Tensor,
-) -> tuple[torch.Tensor, torch.Tensor, Any]:
-    """∂L/∂vectors (3, n, K), ∂L/∂R (N_R, n·K) and the basis, for a block of atoms.
-
-    With G = ∂L/∂M (n, N_R, 20) and monomials A_k(n̂) of each slot:
-    ∂L/∂R_s = Σ_k G_sk A_k, ∂L/∂n̂_a = Σ_sk R_s G_sk ∂A_k/∂n̂_a, ∂L/∂d = Σ_s ∂L/∂R_s R'_s,
-    and ∂L/∂r = ∂L/∂d n̂ + (1 − n̂n̂ᵀ) ∂L/∂n̂ / d.
-    """
-    n_atoms, width = pairs.shape
-    distances, unit = _geometry(vectors)
-    values, slopes, basis = radial.values(
-        distances.view(-1), pairs.view(-1), weights, True
-    )
-    assert slopes is not None  # noqa: S101 - requested above
-    n_radial = values.shape[0]
-    powers = monomials(unit.reshape(3, -1)).view(N_MONOMIALS, n_atoms, width)
-    slope_table = _TABLES["slope"].to(grad)
-    stacked = torch.cat([grad, *(grad @ slope_table[a] for a in range(3))], 1)
-    # (4, N_R, n, K): ∂L/∂R_s, then Σ_k G_sk ∂A_k/∂n̂_a for a = x, y, z
-    per_slot = torch.bmm(stacked, powers.transpose(0, 1)).view(
-        n_atoms, 4, n_radial, width
-    )
-    per_slot = per_slot.permute(1, 2, 0, 3)
-    by_slot = values.view(n_radial, n_atoms, width)
-    grad_unit = (per_slot[1:] * by_slot).sum(1)
-    grad_radial = per_slot[0].reshape(n_radial, -1)
-    grad_length = (grad_radial * slopes).sum(0).view(n_atoms, width)
-    tangential = grad_unit - (grad_unit * unit).sum(0) * unit
-    safe = torch.where(distances > 0, distances, torch.ones_like(distances))
-    return grad_length * unit + tangential / safe, grad_radial, basis
-
-
-class _DenseMoments(torch.autograd.Function):
-    """Slot moments with a hand-written (and itself differentiable) backward."""
-
-    @staticmethod
-    def forward(  # type: ignore[override]
-        ctx: Any,
-        vectors: torch.Tensor,
-        pairs: torch.Tensor,
-        weights: torch.Tensor,
-        radial: SlotRadial,
-    ) -> torch.Tensor:
-        ctx.save_for_backward(vectors, pairs, weights)
-        ctx.radial = radial
-        blocks = _chunks(*pairs.shape)
-        return torch.cat(
-            [
-                _chunk_moments(vectors[:, b], pairs[b], weights, radial)
-                for b in blocks
-            ]
-        )
-
-    @staticmethod
-    def backward(  # type: ignore[override]
-        ctx: Any, grad: torch.Tensor
-    ) -> tuple[torch.Tensor | None, None, torch.Tensor | None, None]:
-        vectors, pairs, weights = ctx.saved_tensors
-        radial: SlotRadial = ctx.radial
-        grad_vectors, grad_weights = [], []
-        for block in _chunks(*pairs.shape):
-            grad_block, grad_radial, basis = _chunk_backward(
-                vectors[:, block], pairs[block], weights, radial, grad[block]
-            )
-            grad_vectors.append(grad_block)
-            if ctx.needs_input_grad[2]:
-                grad_weights.append(
-                    radial.weight_gradient(basis, pairs[block].view(-1), grad_radial)
-                )
-        total = torch.stack(grad_weights).sum(0) if grad_weights else None
-        return torch.cat(grad_vectors, 1), None, total, None
-
-
 class GaussianMoments(torch.nn.Module):
     """The eight rotation-invariant contractions of the Cartesian moments (GM-NN).
 
@@ -391,33 +203,37 @@ class GaussianMoments(torch.nn.Module):
     multisets follow :func:`triple_indices`, and in k = 5, 6 the pair index is the
     slow one (as in apax).
 
-    Input are the moments of the 20 distinct monomials (:func:`cartesian_moments`),
-    so M² and M³ are symmetric by construction; the implementation uses that to write
-    every contraction as a few batched matrix products, runs them in blocks of atoms
-    and has a hand-written (itself differentiable) backward, which keeps memory
-    traffic low.
+    Computation (M² and M³ are symmetric, as built from monomials): two Gram
+    matrices per atom, of the rows [M²_{s,a·}; M¹_t] and [M³_{s,c··}; M²_t], hold
+    (M²_s M²_t)_{ac}, Σ_b M²_{u,ab} M¹_{t,b}, M¹·M¹, Σ_ab M³_{s,abc} M³_{t,abd},
+    Σ_ab M³_{s,abc} M²_{t,ab} and M²:M²; one product of their entries with M² gives
+    k = 4, 6 and one with M¹ gives k = 5, 7. The products run in blocks of atoms, and
+    the backward is written out by hand (and is itself differentiable).
 
     Args:
         n_radial: N_R ≥ 1.
 
     Shapes:
-        forward: (n_atoms, N_R, 20) → (n_atoms, n_features), n_features =
-        :func:`n_gaussian_moment_features` (N_R).
+        forward: (n_atoms, N_R, 20) moments of :func:`cartesian_moments` →
+        (n_atoms, n_features), n_features = :func:`n_gaussian_moment_features` (N_R).
     """
 
     selection: torch.Tensor
+    left_index: torch.Tensor
 
     def __init__(self, n_radial: int):
         super().__init__()
         self.n_radial = n_radial
         self.n_features = n_gaussian_moment_features(n_radial)
-        self.register_buffer(
-            "selection", _feature_selection(n_radial), persistent=False
-        )
+        selection, left_index = _contraction_tables(n_radial)
+        self.register_buffer("selection", selection, persistent=False)
+        self.register_buffer("left_index", left_index, persistent=False)
 
     def forward(self, compressed: torch.Tensor) -> torch.Tensor:
         """Invariant features (n_atoms, n_features) from (n_atoms, N_R, 20) moments."""
-        result: torch.Tensor = _Contractions.apply(compressed, self.selection)
+        result: torch.Tensor = _Contractions.apply(
+            compressed, self.selection, self.left_index
+        )
         return result
 
 
@@ -425,145 +241,138 @@ _ATOM_BUDGET = 512
 """Atoms contracted at once by :class:`_Contractions` (keeps temporaries reusable)."""
 
 
-class _Pieces:
-    """Moments of one block of atoms and the partial products the features reuse."""
+def _contraction_tables(r: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Feature columns of the product layout, and the Gram entries of the left factors.
 
-    def __init__(self, compressed: torch.Tensor):
+    See :class:`_Products`: the left factors of the products with M² and with M¹ are
+    entries of the two Gram matrices, picked by the second table.
+    """
+    d = 4 * r  # Gram size: 3r rows of M² (or M³) plus r rows of M¹ (or M²)
+    second = d * d  # offset of the second Gram matrix
+
+    def gram(which: int, i: int, j: int) -> int:
+        return which * second + i * d + j
+
+    rr = [(s, t) for s in range(r) for t in range(r)]
+    left2 = [
+        gram(0, 3 * s + a, 3 * t + c) for s, t in rr for a in range(3) for c in range(3)
+    ]
+    left2 += [
+        gram(1, 3 * s + c, 3 * t + e) for s, t in rr for c in range(3) for e in range(3)
+    ]
+    left1 = [gram(1, 3 * s + c, 3 * r + t) for s, t in rr for c in range(3)]
+    left1 += [gram(0, 3 * u + a, 3 * r + t) for t, u in rr for a in range(3)]
+    # product layout: [M⁰ | Gram² | Gram³ | M³M³ | with M² | with M¹]
+    gram3, with2 = r + 2 * second, r + 2 * second + r * r
+    with1 = with2 + 2 * r**3
+    pairs = pair_indices(r)
+    columns = list(range(r))
+    columns += [r + gram(0, 3 * r + s, 3 * r + t) for s, t in pairs]
+    columns += [r + gram(1, 3 * r + s, 3 * r + t) for s, t in pairs]
+    columns += [gram3 + s * r + t for s, t in pairs]
+    columns += [with2 + (s * r + t) * r + u for s, t, u in triple_indices(r)]
+    columns += [with1 + (r * r + t * r + u) * r + s for s, t in pairs for u in range(r)]
+    columns += [with2 + (r * r + s * r + t) * r + u for s, t in pairs for u in range(r)]
+    columns += list(range(with1, with1 + r**3))
+    return torch.tensor(columns), torch.tensor(left2 + left1)
+
+
+class _Products:
+    """Moments of one block of atoms and the products the features are taken from."""
+
+    def __init__(self, compressed: torch.Tensor, left_index: torch.Tensor):
         n, r, _ = compressed.shape
         expand = _TABLES["full"].to(compressed.device)
+        self.m0 = compressed[..., 0]
         self.m1 = compressed[..., 1:4]
         self.m2 = compressed.index_select(2, expand[4:13])
         self.m3 = compressed.index_select(2, expand[13:40])
-        self.rows2 = self.m2.view(n, 3 * r, 3)  # (s a), b
-        self.rows3 = self.m3.view(n, 3 * r, 9)  # (s c), (a b): M³ is symmetric
-        # (M²_s M²_t)_{ac} and Σ_ab M³_{s,abc} M³_{t,abd}, as (s t), (a c)
-        self.qt = _pair_major(self.rows2 @ self.rows2.mT, r)
-        self.wt = _pair_major(self.rows3 @ self.rows3.mT, r)
-        z = self.rows3 @ self.m2.mT  # (s c), t = Σ_ab M³_{s,abc} M²_{t,ab}
-        self.zt = z.view(n, r, 3, r).transpose(2, 3).reshape(n, r * r, 3)
-        v = self.rows2 @ self.m1.mT  # (u a), t = Σ_b M²_{u,ab} M¹_{t,b}
-        self.vt = v.view(n, r, 3, r).permute(0, 2, 3, 1).reshape(n, 3, r * r)
+        # rows (s a) of M²_{s,ab} then M¹_t; rows (s c) of M³_{s,cab} then M²_t
+        self.rows2 = torch.cat([self.m2.view(n, 3 * r, 3), self.m1], 1)
+        self.rows3 = torch.cat([self.m3.view(n, 3 * r, 9), self.m2], 1)
+        self.grams = torch.stack(
+            [self.rows2 @ self.rows2.mT, self.rows3 @ self.rows3.mT], 1
+        )
+        left = self.grams.view(n, -1).index_select(1, left_index)
+        self.left2 = left[:, : 18 * r * r].view(n, 2 * r * r, 9)
+        self.left1 = left[:, 18 * r * r :].view(n, 2 * r * r, 3)
 
-    def products(self, compressed: torch.Tensor) -> list[torch.Tensor]:
-        """The eight full product blocks, in the layout of _feature_selection."""
-        m1, m2, m3 = self.m1, self.m2, self.m3
-        return [
-            compressed[..., 0],
-            m1 @ m1.mT,
-            m2 @ m2.mT,
-            m3 @ m3.mT,
-            self.qt @ m2.mT,
-            m1 @ self.vt,
-            self.wt @ m2.mT,
-            self.zt @ m1.mT,
+    def flat(self) -> torch.Tensor:
+        """All products, (n, r + 32r² + r² + 4r³), in the layout of the tables."""
+        n = self.m0.shape[0]
+        blocks = [
+            self.m0,
+            self.grams.view(n, -1),
+            (self.m3 @ self.m3.mT).view(n, -1),
+            (self.left2 @ self.m2.mT).view(n, -1),
+            (self.left1 @ self.m1.mT).view(n, -1),
         ]
-
-
-def _pair_major(square: torch.Tensor, r: int) -> torch.Tensor:
-    """(n, 3r, 3r) indexed (s a), (t c) → (n, r², 9) indexed (s t), (a c)."""
-    n = square.shape[0]
-    return square.view(n, r, 3, r, 3).transpose(2, 3).reshape(n, r * r, 9)
-
-
-def _contract_block(compressed: torch.Tensor, selection: torch.Tensor) -> torch.Tensor:
-    n = compressed.shape[0]
-    products = _Pieces(compressed).products(compressed)
-    return torch.cat([p.reshape(n, -1) for p in products], 1)[:, selection]
+        return torch.cat(blocks, 1)
 
 
 def _contract_block_backward(
-    compressed: torch.Tensor, selection: torch.Tensor, grad: torch.Tensor
+    compressed: torch.Tensor,
+    selection: torch.Tensor,
+    left_index: torch.Tensor,
+    grad: torch.Tensor,
 ) -> torch.Tensor:
     """∂L/∂compressed (n, r, 20) from ∂L/∂features (n, n_features), by hand."""
     n, r, _ = compressed.shape
-    pieces = _Pieces(compressed)
-    m1, m2, m3, rows2, rows3 = (
-        pieces.m1, pieces.m2, pieces.m3, pieces.rows2, pieces.rows3,
-    )  # fmt: skip
-    sizes = [r, r * r, r * r, r * r, r**3, r**3, r**3, r**3]
+    p = _Products(compressed, left_index)
+    second = 16 * r * r
+    sizes = [r, 2 * second, r * r, 2 * r**3, 2 * r**3]
     full = grad.new_zeros(n, sum(sizes)).index_copy(1, selection, grad)
-    g0, g1, g2, g3, g4, g5, g6, g7 = full.split(sizes, 1)
-    g1, g2, g3 = (g.view(n, r, r) for g in (g1, g2, g3))
-    g4, g6, g7 = (g.view(n, r * r, r) for g in (g4, g6, g7))
-    g5 = g5.view(n, r, r * r)
-    # products with M¹ on the right: m1 @ vt, zt @ m1ᵀ, and v = rows2 @ m1ᵀ
-    grad_v = (m1.mT @ g5).view(n, 3, r, r).permute(0, 3, 1, 2).reshape(n, 3 * r, r)
-    grad_z = (g7 @ m1).view(n, r, r, 3).transpose(2, 3).reshape(n, 3 * r, r)
-    grad_m1 = (g1 + g1.mT) @ m1 + g5 @ pieces.vt.mT + g7.mT @ pieces.zt
-    grad_m1 = grad_m1 + grad_v.mT @ rows2
-    # products with M² on the right: qt, wt, z = rows3 @ m2ᵀ, and M²·M²
-    grad_m2 = (g2 + g2.mT) @ m2 + g4.mT @ pieces.qt + g6.mT @ pieces.wt
-    grad_m2 = grad_m2 + grad_z.mT @ rows3
-    grad_q = _unpair(g4 @ m2, r)
-    grad_w = _unpair(g6 @ m2, r)
-    grad_rows2 = grad_v @ m1 + (grad_q + grad_q.mT) @ rows2
-    grad_rows3 = grad_z @ m2 + (grad_w + grad_w.mT) @ rows3
-    grad_m2 = grad_m2 + grad_rows2.view(n, r, 9)
-    grad_m3 = (g3 + g3.mT) @ m3 + grad_rows3.view(n, r, 27)
+    g0, g_grams, g3, g_with2, g_with1 = full.split(sizes, 1)
+    g3, g_with2, g_with1 = (
+        g3.view(n, r, r),
+        g_with2.view(n, -1, r),
+        g_with1.view(n, -1, r),
+    )
+    g_left = torch.cat([(g_with2 @ p.m2).view(n, -1), (g_with1 @ p.m1).view(n, -1)], 1)
+    g_grams = g_grams.index_add(1, left_index, g_left).view(n, 2, 4 * r, 4 * r)
+    g_grams = g_grams + g_grams.mT
+    g_rows2 = g_grams[:, 0] @ p.rows2
+    g_rows3 = g_grams[:, 1] @ p.rows3
+    g_m1 = g_with1.mT @ p.left1 + g_rows2[:, 3 * r :]
+    g_m2 = g_with2.mT @ p.left2 + g_rows3[:, 3 * r :]
+    g_m2 = g_m2 + g_rows2[:, : 3 * r].reshape(n, r, 9)
+    g_m3 = (g3 + g3.mT) @ p.m3 + g_rows3[:, : 3 * r].reshape(n, r, 27)
     expand = _TABLES["full"].to(compressed.device)
-    result = torch.cat([g0.unsqueeze(-1), grad_m1, grad.new_zeros(n, r, 16)], -1)
-    result = result.index_add(2, expand[4:13], grad_m2)
-    return result.index_add(2, expand[13:40], grad_m3)
-
-
-def _unpair(pair_major: torch.Tensor, r: int) -> torch.Tensor:
-    """Inverse layout of :func:`_pair_major`: (n, r², 9) → (n, 3r, 3r)."""
-    n = pair_major.shape[0]
-    return pair_major.view(n, r, r, 3, 3).transpose(2, 3).reshape(n, 3 * r, 3 * r)
+    result = torch.cat([g0.unsqueeze(-1), g_m1, grad.new_zeros(n, r, 16)], -1)
+    result = result.index_add(2, expand[4:13], g_m2)
+    return result.index_add(2, expand[13:40], g_m3)
 
 
 class _Contractions(torch.autograd.Function):
     """GM contractions in blocks of atoms, with the backward written out."""
 
     @staticmethod
-    def forward(  # type: ignore[override]
-        ctx: Any, compressed: torch.Tensor, selection: torch.Tensor
+    def forward(
+        ctx: Any,
+        compressed: torch.Tensor,
+        selection: torch.Tensor,
+        left_index: torch.Tensor,
     ) -> torch.Tensor:
-        ctx.save_for_backward(compressed, selection)
+        ctx.save_for_backward(compressed, selection, left_index)
         step = _ATOM_BUDGET
-        blocks = [compressed[a : a + step] for a in range(0, len(compressed), step)]
-        if not blocks:
-            return compressed.new_zeros(0, len(selection))
-        return torch.cat([_contract_block(b, selection) for b in blocks])
+        features = compressed.new_empty(len(compressed), len(selection))
+        for a in range(0, len(compressed), step):
+            products = _Products(compressed[a : a + step], left_index).flat()
+            torch.index_select(products, 1, selection, out=features[a : a + step])
+        return features
 
     @staticmethod
-    def backward(  # type: ignore[override]
-        ctx: Any, grad: torch.Tensor
-    ) -> tuple[torch.Tensor, None]:
-        compressed, selection = ctx.saved_tensors
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None, None]:
+        compressed, selection, left_index = ctx.saved_tensors
         step = _ATOM_BUDGET
-        if len(compressed) == 0:
-            return torch.zeros_like(compressed), None
-        return torch.cat(
-            [
-                _contract_block_backward(
-                    compressed[a : a + step], selection, grad[a : a + step]
-                )
-                for a in range(0, len(compressed), step)
-            ]
-        ), None
-
-
-def _feature_selection(n_radial: int) -> torch.Tensor:
-    """Columns of the concatenated full products that make up the features.
-
-    The products are laid out as [M⁰ (N), three (N, N) blocks indexed [s, t], four
-    (N, N, N) blocks indexed [s, t, u]], N = N_R, each flattened row-major; the
-    M¹M²M¹ block is stored as [s, (t, u)] with u the M² channel.
-    """
-    n = n_radial
-    square, cube = n * n, n * n * n
-    columns = list(range(n))
-    for block in range(3):
-        start = n + block * square
-        columns += [start + s * n + t for s, t in pair_indices(n)]
-    start = n + 3 * square
-    columns += [start + (s * n + t) * n + u for s, t, u in triple_indices(n)]
-    for block in (1, 2):
-        start = n + 3 * square + block * cube
-        columns += [
-            start + (s * n + t) * n + u for s, t in pair_indices(n) for u in range(n)
+        blocks = [
+            _contract_block_backward(
+                compressed[a : a + step], selection, left_index, grad[a : a + step]
+            )
+            for a in range(0, len(compressed), step)
         ]
-    start = n + 3 * square + 3 * cube
-    columns += list(range(start, start + cube))
-    return torch.tensor(columns, dtype=torch.int64)
+        return (
+            (torch.cat(blocks) if blocks else torch.zeros_like(compressed)),
+            None,
+            None,
+        )
