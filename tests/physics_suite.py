@@ -208,7 +208,8 @@ class PhysicsSuite:
                 model, atoms_to_graph(atoms, model.cutoff, torch.float64, device)
             )
             stop = start + len(atoms)
-            assert single.forces is not None and batched.forces is not None
+            assert single.forces is not None
+            assert batched.forces is not None
             energy_error = abs(float(batched.energy[index] - single.energy[0]))
             force_error = (batched.forces[start:stop] - single.forces).abs().max()
             assert energy_error < TOL.batch_vs_single

@@ -51,8 +51,10 @@ def test_results_are_float64_numpy_and_consistent() -> None:
     energy = atoms.get_potential_energy()
     energies = atoms.get_potential_energies()
     forces = atoms.get_forces()
-    assert forces.dtype == np.float64 and forces.shape == (9, 3)
-    assert energies.dtype == np.float64 and energies.shape == (9,)
+    assert forces.dtype == np.float64
+    assert forces.shape == (9, 3)
+    assert energies.dtype == np.float64
+    assert energies.shape == (9,)
     assert energies.sum() == pytest.approx(energy, rel=1e-12)
     assert atoms.calc.results["free_energy"] == energy
 

@@ -58,7 +58,9 @@ STRUCTURES = {
 
 
 def _edge_set(i: np.ndarray, j: np.ndarray, shifts: np.ndarray) -> set[tuple[int, ...]]:
-    return {(int(a), int(b), *map(int, s)) for a, b, s in zip(i, j, shifts)}
+    return {
+        (int(a), int(b), *map(int, s)) for a, b, s in zip(i, j, shifts, strict=True)
+    }
 
 
 @pytest.mark.parametrize("name", STRUCTURES)
@@ -83,7 +85,12 @@ def test_edge_vectors_match_ase_vectors_exactly() -> None:
     atoms = _carbon()
     graph = atoms_to_graph(atoms, CUTOFF)
     i, j, shifts, vectors = neighbor_list("ijSD", atoms, CUTOFF)
-    lookup = {key: v for key, v in zip(zip(i, j, map(tuple, shifts)), vectors)}
+    lookup = {
+        key: v
+        for key, v in zip(
+            zip(i, j, map(tuple, shifts), strict=True), vectors, strict=True
+        )
+    }
     ours = edge_vectors(graph).numpy()
     for edge, (a, b) in enumerate(graph.edge_index.T.tolist()):
         key = (a, b, tuple(graph.cell_shifts[edge].tolist()))

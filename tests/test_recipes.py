@@ -18,13 +18,13 @@ from ase import Atoms, units
 from ase.build import molecule
 from ase.calculators.fd import calculate_numerical_forces
 
+from pointchem._progress import ProgressLine
 from pointchem.recipes import (
     XTBSamplingRecipe,
     generate_xtb_dataset,
     split_by_temperature,
 )
 from pointchem.recipes.__main__ import main
-from pointchem._progress import ProgressLine
 from pointchem.recipes.xtb import make_xtb_calculator, one_openmp_thread
 
 # Labels hold forces to 1e-8 eV/Å and positions to 1e-8 Å (extxyz "%16.8f").

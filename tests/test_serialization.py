@@ -1,4 +1,4 @@
-"""Potential files: round trips, stored format versions, and every way a file can be bad."""
+"""Potential files: round trips, stored versions, and every way a file can be bad."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def test_round_trip_is_exact(tmp_path: Path, dtype: torch.dtype) -> None:
     assert loaded.atomic_numbers == model.atomic_numbers
     assert loaded.hypers == model.hypers
     for (name, original), (_, restored) in zip(
-        model.state_dict().items(), loaded.state_dict().items()
+        model.state_dict().items(), loaded.state_dict().items(), strict=True
     ):
         assert restored.dtype == original.dtype, name
         assert torch.equal(restored, original), name
@@ -53,11 +53,17 @@ def test_file_is_plain_data_with_metadata(tmp_path: Path) -> None:
 
 
 # Per-atom energies (eV) of molecule("CH3CH2OH") from tests/data/potential-v1-gm.pt;
-# regenerate both with `python -m tests.data.make_potential_fixture` (see its docstring).
+# regenerate both with `python -m tests.data.make_potential_fixture` (see there).
 PINNED_V1_ENERGIES = [
-    -1029.823936000146, -1029.884167048227, -2039.8989402958014,
-    -13.623593374032133, -13.562399125041443, -13.562399125041443,
-    -13.561111617872795, -13.555572249403637, -13.555572249403637,
+    -1029.823936000146,
+    -1029.884167048227,
+    -2039.8989402958014,
+    -13.623593374032133,
+    -13.562399125041443,
+    -13.562399125041443,
+    -13.561111617872795,
+    -13.555572249403637,
+    -13.555572249403637,
 ]
 
 
@@ -139,7 +145,7 @@ def test_unknown_architecture(tmp_path: Path) -> None:
 def test_newer_format_version(tmp_path: Path) -> None:
     path = _rewrite(tmp_path, format_version=FORMAT_VERSION + 1)
     with pytest.raises(
-        PotentialFileError, match="newer than this pointchem.*upgrade pointchem"
+        PotentialFileError, match=r"newer than this pointchem.*upgrade pointchem"
     ):
         load_potential(path)
 

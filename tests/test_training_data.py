@@ -26,8 +26,12 @@ def test_kcal_per_mol_is_converted_on_read() -> None:
     samples = read_samples([path], settings)
     raw = ase.io.read(path, index=0)
     assert len(samples) == 100
-    assert samples[0].energy == pytest.approx(raw.get_potential_energy() * KCAL_PER_MOL, rel=1e-6)
-    np.testing.assert_allclose(samples[0].forces, raw.get_forces() * units.kcal / units.mol)
+    assert samples[0].energy == pytest.approx(
+        raw.get_potential_energy() * KCAL_PER_MOL, rel=1e-6
+    )
+    np.testing.assert_allclose(
+        samples[0].forces, raw.get_forces() * units.kcal / units.mol
+    )
 
 
 def test_bohr_and_hartree(tmp_path: Path) -> None:
@@ -35,7 +39,9 @@ def test_bohr_and_hartree(tmp_path: Path) -> None:
     atoms.calc = SinglePointCalculator(atoms, energy=-76.0, forces=np.ones((3, 3)))
     path = tmp_path / "water.xyz"
     ase.io.write(path, atoms)
-    settings = DataSettings(train=(str(path),), energy_unit="Hartree", length_unit="bohr")
+    settings = DataSettings(
+        train=(str(path),), energy_unit="Hartree", length_unit="bohr"
+    )
     (sample,) = read_samples([path], settings)
     assert sample.energy == pytest.approx(-76.0 * units.Hartree)
     np.testing.assert_allclose(sample.forces, units.Hartree / units.Bohr)
@@ -63,7 +69,9 @@ def test_missing_energy_names_file_and_frame(tmp_path: Path) -> None:
     bad = molecule("H2O")
     bad.arrays["forces"] = np.zeros((3, 3))
     path = _write_frames(tmp_path, bad)
-    with pytest.raises(DataError, match=r"data.xyz:frame 1: no energy under key 'energy'"):
+    with pytest.raises(
+        DataError, match=r"data.xyz:frame 1: no energy under key 'energy'"
+    ):
         read_samples([path], DataSettings(train=(str(path),)))
 
 
@@ -85,12 +93,17 @@ def test_wrong_force_shape_names_file_and_frame(tmp_path: Path) -> None:
     path = tmp_path / "data.xyz"
     ase.io.write(path, [bad])
     settings = DataSettings(train=(str(path),), forces_key="my_forces")
-    with pytest.raises(DataError, match=r"data.xyz:frame 0: forces has shape \(3, 2\), expected \(3, 3\)"):
+    with pytest.raises(
+        DataError,
+        match=r"data.xyz:frame 0: forces has shape \(3, 2\), expected \(3, 3\)",
+    ):
         read_samples([path], settings)
 
 
 def test_unknown_unit_names_the_file(tmp_path: Path) -> None:
     path = DATA / "ethanol_reduced_100.xyz"
     settings = DataSettings(train=(str(path),), energy_unit="kcal")
-    with pytest.raises(DataError, match=r"ethanol_reduced_100.xyz: unknown energy unit 'kcal'"):
+    with pytest.raises(
+        DataError, match=r"ethanol_reduced_100.xyz: unknown energy unit 'kcal'"
+    ):
         read_samples([path], settings)

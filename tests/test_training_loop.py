@@ -18,20 +18,39 @@ ETHANOL = str(DATA / "ethanol_reduced_100.xyz")
 
 
 def _config(**training: object) -> TrainConfig:
-    return TrainConfig.from_dict({
-        "architecture": "gm",
-        "model": {"cutoff": 4.0, "n_basis": 4, "n_radial": 2, "hidden_sizes": [8]},
-        "training": {"epochs": 4, "batch_size": 4, "dtype": "float64", "warmup_epochs": 1,
-                     "checkpoint_interval": 2, **training},
-        "data": {"train": [ETHANOL], "energy_unit": "kcal/mol",
-                 "validation_fraction": 0.8, "test_fraction": 0.1},
-    })
+    return TrainConfig.from_dict(
+        {
+            "architecture": "gm",
+            "model": {"cutoff": 4.0, "n_basis": 4, "n_radial": 2, "hidden_sizes": [8]},
+            "training": {
+                "epochs": 4,
+                "batch_size": 4,
+                "dtype": "float64",
+                "warmup_epochs": 1,
+                "checkpoint_interval": 2,
+                **training,
+            },
+            "data": {
+                "train": [ETHANOL],
+                "energy_unit": "kcal/mol",
+                "validation_fraction": 0.8,
+                "test_fraction": 0.1,
+            },
+        }
+    )
 
 
 def test_outputs_of_a_short_run(tmp_path: Path) -> None:
     metrics = loop.train(_config(epochs=2), tmp_path, progress=False)
-    for name in ("potential.pt", "config.yaml", "metrics.json", "log.csv",
-                 "learning_curve.png", "parity_test.png", "checkpoint.pt"):
+    for name in (
+        "potential.pt",
+        "config.yaml",
+        "metrics.json",
+        "log.csv",
+        "learning_curve.png",
+        "parity_test.png",
+        "checkpoint.pt",
+    ):
         assert (tmp_path / name).exists(), name
     written = json.loads((tmp_path / "metrics.json").read_text())
     assert written["test"]["forces_mae"] == pytest.approx(metrics["test"]["forces_mae"])
@@ -45,7 +64,9 @@ class _Interrupt(Exception):
     pass
 
 
-def test_restart_resumes_bit_for_bit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_restart_resumes_bit_for_bit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     loop.train(_config(), tmp_path / "straight", progress=False)
 
     original = loop._train_epoch
@@ -74,16 +95,37 @@ def test_restart_without_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_ethanol_rmd17_reaches_30_percent_of_force_std(tmp_path: Path) -> None:
-    """rMD17 ethanol (kcal/mol, converted on read): 80 frames for training (72 fit +
-    8 validation) and 20 held out; test force MAE must be < 30 % of the test force std."""
-    config = TrainConfig.from_dict({
-        "architecture": "gm",
-        "model": {"cutoff": 5.0, "n_basis": 16, "n_radial": 5, "hidden_sizes": [64, 64]},
-        "training": {"epochs": 150, "batch_size": 4, "dtype": "float32",
-                     "learning_rate": 3e-3, "warmup_epochs": 5, "seed": 0},
-        "data": {"train": [ETHANOL], "energy_unit": "kcal/mol",
-                 "validation_fraction": 0.08, "test_fraction": 0.2, "split_seed": 0},
-    })
+    """rMD17 ethanol: test force MAE below 30 % of the test force std.
+
+    Energies in kcal/mol are converted on read; 80 frames for training (72 fit +
+    8 validation) and 20 held out.
+    """
+    config = TrainConfig.from_dict(
+        {
+            "architecture": "gm",
+            "model": {
+                "cutoff": 5.0,
+                "n_basis": 16,
+                "n_radial": 5,
+                "hidden_sizes": [64, 64],
+            },
+            "training": {
+                "epochs": 150,
+                "batch_size": 4,
+                "dtype": "float32",
+                "learning_rate": 3e-3,
+                "warmup_epochs": 5,
+                "seed": 0,
+            },
+            "data": {
+                "train": [ETHANOL],
+                "energy_unit": "kcal/mol",
+                "validation_fraction": 0.08,
+                "test_fraction": 0.2,
+                "split_seed": 0,
+            },
+        }
+    )
     metrics = loop.train(config, tmp_path, progress=False)["test"]
     assert metrics["n_structures"] == 20
     assert metrics["forces_mae"] < 0.3 * metrics["forces_std"], metrics

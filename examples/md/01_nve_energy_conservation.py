@@ -60,24 +60,39 @@ def main() -> None:
 
     def record() -> None:
         records.append(
-            (atoms.get_potential_energy(), atoms.get_kinetic_energy(), dynamics.get_time())
+            (
+                atoms.get_potential_energy(),
+                atoms.get_kinetic_energy(),
+                dynamics.get_time(),
+            )
         )
 
     dynamics.attach(record, interval=1)
     dynamics.run(STEPS)
     trajectory.close()
 
-    potential, kinetic, time = (np.array(column) for column in zip(*records))
+    potential, kinetic, time = (
+        np.array(column) for column in zip(*records, strict=True)
+    )
     total = potential + kinetic
     drift = (total[-1] - total[0]) / len(atoms)
-    print(f"{STEPS} steps of {TIMESTEP_FS} fs: total-energy drift {drift * 1e3:.3f} meV/atom")
+    print(
+        f"{STEPS} steps of {TIMESTEP_FS} fs: "
+        f"total-energy drift {drift * 1e3:.3f} meV/atom"
+    )
     print(f"fluctuation (std) {total.std() / len(atoms) * 1e3:.3f} meV/atom")
     _plot(time / units.fs, potential, kinetic, total)
 
 
-def _plot(time_fs: np.ndarray, potential: np.ndarray, kinetic: np.ndarray, total: np.ndarray) -> None:
+def _plot(
+    time_fs: np.ndarray, potential: np.ndarray, kinetic: np.ndarray, total: np.ndarray
+) -> None:
     figure, axis = plt.subplots(figsize=(6, 3.5))
-    for label, values in (("potential", potential), ("kinetic", kinetic), ("total", total)):
+    for label, values in (
+        ("potential", potential),
+        ("kinetic", kinetic),
+        ("total", total),
+    ):
         axis.plot(time_fs, values - total[0], label=label)
     axis.set_xlabel("time (fs)")
     axis.set_ylabel("energy − E_total(0) (eV)")

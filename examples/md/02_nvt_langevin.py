@@ -63,25 +63,35 @@ def main() -> None:
     records: list[tuple[float, float, float, float]] = []
 
     def record() -> None:
-        records.append((
-            dynamics.get_time() / units.fs,
-            atoms.get_temperature(),
-            atoms.get_potential_energy(),
-            atoms.get_kinetic_energy(),
-        ))
+        records.append(
+            (
+                dynamics.get_time() / units.fs,
+                atoms.get_temperature(),
+                atoms.get_potential_energy(),
+                atoms.get_kinetic_energy(),
+            )
+        )
 
     dynamics.attach(record, interval=10)
     dynamics.run(STEPS)
     trajectory.close()
-    time_fs, temperature, potential, kinetic = (np.array(c) for c in zip(*records))
+    time_fs, temperature, potential, kinetic = (
+        np.array(c) for c in zip(*records, strict=True)
+    )
     second_half = temperature[len(temperature) // 2 :]
-    print(f"{STEPS} steps of {TIMESTEP_FS} fs at {TEMPERATURE_K} K: "
-          f"mean T (second half) {second_half.mean():.1f} K ± {second_half.std():.1f} K")
+    print(
+        f"{STEPS} steps of {TIMESTEP_FS} fs at {TEMPERATURE_K} K: "
+        f"mean T (second half) {second_half.mean():.1f} K ± {second_half.std():.1f} K"
+    )
     _plot(time_fs, temperature, potential, kinetic)
 
 
-def _plot(time_fs: np.ndarray, temperature: np.ndarray, potential: np.ndarray,
-          kinetic: np.ndarray) -> None:
+def _plot(
+    time_fs: np.ndarray,
+    temperature: np.ndarray,
+    potential: np.ndarray,
+    kinetic: np.ndarray,
+) -> None:
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
     top.plot(time_fs / 1000, temperature, lw=0.8)
     top.axhline(TEMPERATURE_K, color="grey", ls="--", lw=0.8)

@@ -6,11 +6,11 @@
 
 __version__ = "0.1.0"
 
-from .calculator import PointChemCalculator  # noqa: E402
-from .evaluate import Prediction, evaluate, hessian  # noqa: E402
-from .graph import AtomicGraph, atoms_to_graph, batch_graphs  # noqa: E402
-from .models.base import EnergyModel  # noqa: E402
-from .serialization import (  # noqa: E402
+from .calculator import PointChemCalculator
+from .evaluate import Prediction, evaluate, hessian
+from .graph import AtomicGraph, atoms_to_graph, batch_graphs
+from .models.base import EnergyModel
+from .serialization import (
     PotentialFileError,
     load_potential,
     save_potential,

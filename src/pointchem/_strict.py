@@ -28,13 +28,17 @@ def strict_from_dict(cls: type[T], values: Mapping[str, Any], what: str) -> T:
             dataclass's own validation rejects.
     """
     if not isinstance(values, Mapping):
-        raise ValueError(f"{what}s must be a mapping of names to values, got {values!r}")
+        raise ValueError(
+            f"{what}s must be a mapping of names to values, got {values!r}"
+        )
     names = [field.name for field in dataclasses.fields(cls)]  # type: ignore[arg-type]
     for key in values:
         if key not in names:
             close = difflib.get_close_matches(str(key), names, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"unknown {what} {key!r}{hint} (known: {', '.join(names)})")
+            raise ValueError(
+                f"unknown {what} {key!r}{hint} (known: {', '.join(names)})"
+            )
     converted = {
         key: tuple(value) if isinstance(value, list) else value
         for key, value in values.items()

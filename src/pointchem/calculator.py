@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import copy
 import os
+from typing import ClassVar
 
 import ase
-from ase.data import chemical_symbols
 import numpy as np
 import torch
 from ase.calculators.calculator import (
@@ -14,6 +14,7 @@ from ase.calculators.calculator import (
     PropertyNotImplementedError,
     all_changes,
 )
+from ase.data import chemical_symbols
 from ase.stress import full_3x3_to_voigt_6_stress
 
 from .evaluate import Prediction, evaluate, hessian
@@ -60,11 +61,18 @@ class PointChemCalculator(Calculator):
         **kwargs: passed to :class:`ase.calculators.calculator.Calculator`.
 
     Example:
-        >>> atoms.calc = PointChemCalculator("potentials/ethanol-gm.pt")  # doctest: +SKIP
+        >>> calc = PointChemCalculator("potentials/ethanol-gm.pt")  # doctest: +SKIP
+        >>> atoms.calc = calc  # doctest: +SKIP
         >>> atoms.get_forces()  # doctest: +SKIP
     """
 
-    implemented_properties = ["energy", "free_energy", "energies", "forces", "stress"]
+    implemented_properties: ClassVar[list[str]] = [  # type: ignore[misc]
+        "energy",
+        "free_energy",
+        "energies",
+        "forces",
+        "stress",
+    ]
 
     def __init__(
         self,
@@ -125,7 +133,7 @@ class PointChemCalculator(Calculator):
             if value is not None and not bool(torch.isfinite(value).all()):
                 raise FloatingPointError(
                     f"the model returned non-finite {name} (NaN or inf); the "
-                    "structure is probably far outside what the potential was trained on"
+                    "structure is probably far outside the potential's training data"
                 )
 
     def calculate(

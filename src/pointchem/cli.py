@@ -99,7 +99,9 @@ def _eval(arguments: argparse.Namespace) -> int:
     predictions = predict(model, samples)
     sys.stdout.write(format_metrics(error_metrics(samples, predictions)) + "\n")
     if arguments.plot:
-        parity_plot(samples, predictions, arguments.plot, title=str(arguments.potential))
+        parity_plot(
+            samples, predictions, arguments.plot, title=str(arguments.potential)
+        )
     if arguments.output:
         write_predictions(samples, predictions, arguments.output)
     return 0
@@ -107,13 +109,16 @@ def _eval(arguments: argparse.Namespace) -> int:
 
 def _add_train(commands: Any) -> None:
     train = commands.add_parser(
-        "train", help="train a potential from a YAML config",
+        "train",
+        help="train a potential from a YAML config",
         description="Train a potential. Overrides: section.key=value (YAML values).",
     )
     train.add_argument("config", help="YAML file with architecture/model/training/data")
     train.add_argument("overrides", nargs="*", help="e.g. training.epochs=10")
     train.add_argument("--output", help="output directory (default runs/<config name>)")
-    train.add_argument("--restart", action="store_true", help="resume from its checkpoint")
+    train.add_argument(
+        "--restart", action="store_true", help="resume from its checkpoint"
+    )
     train.add_argument("--quiet", action="store_true", help="no progress line")
     train.set_defaults(run=_train)
 
@@ -126,7 +131,9 @@ def _add_eval(commands: Any) -> None:
     evaluate.add_argument("--forces-key", default="forces")
     evaluate.add_argument("--stress-key", default=None)
     evaluate.add_argument("--virial-key", default=None)
-    evaluate.add_argument("--energy-unit", default="eV", help="eV, meV, kcal/mol, kJ/mol, Hartree")
+    evaluate.add_argument(
+        "--energy-unit", default="eV", help="eV, meV, kcal/mol, kJ/mol, Hartree"
+    )
     evaluate.add_argument("--length-unit", default="Å", help="Å or bohr")
     evaluate.add_argument("--device", default="cpu")
     evaluate.add_argument("--plot", help="write parity plots to this PNG")

@@ -23,8 +23,8 @@ __all__ = [
     "AtomicGraph",
     "atoms_to_graph",
     "batch_graphs",
-    "edge_vectors",
     "edge_lengths",
+    "edge_vectors",
     "select_edges",
     "within_cutoff",
 ]
@@ -34,9 +34,9 @@ __all__ = [
 class AtomicGraph:
     """One or several atomic structures with their neighbor lists, as tensors.
 
-    Several structures ("systems") are concatenated along the atom axis; ``system_index``
-    says which system each atom belongs to. Edges are directed (a full neighbor list):
-    every pair within the cutoff appears as i→j and j→i.
+    Several structures ("systems") are concatenated along the atom axis;
+    ``system_index`` says which system each atom belongs to. Edges are directed (a
+    full neighbor list): every pair within the cutoff appears as i→j and j→i.
 
     Attributes:
         positions: (n_atoms, 3) float, Å. Cartesian positions.
@@ -105,7 +105,7 @@ class AtomicGraph:
 
 
 def edge_vectors(graph: AtomicGraph) -> torch.Tensor:
-    """Differentiable edge vectors r_ij = r_j − r_i + S_ij · cell, shape (n_edges, 3), Å.
+    """Differentiable edge vectors r_ij = r_j − r_i + S_ij · cell, (n_edges, 3), Å.
 
     Computed from ``graph.positions`` and ``graph.cell`` in torch, so gradients reach
     both (forces and the strain derivative for stress).
@@ -234,10 +234,14 @@ def batch_graphs(graphs: Sequence[AtomicGraph]) -> AtomicGraph:
         cell=torch.cat([g.cell for g in graphs]),
         pbc=torch.cat([g.pbc for g in graphs]),
         system_index=torch.cat(
-            [g.system_index + int(o) for g, o in zip(graphs, system_offsets)]
+            [
+                g.system_index + int(o)
+                for g, o in zip(graphs, system_offsets, strict=True)
+            ]
         ),
         edge_index=torch.cat(
-            [g.edge_index + int(o) for g, o in zip(graphs, atom_offsets)], dim=1
+            [g.edge_index + int(o) for g, o in zip(graphs, atom_offsets, strict=True)],
+            dim=1,
         ),
         cell_shifts=torch.cat([g.cell_shifts for g in graphs]),
     )

@@ -133,8 +133,8 @@ def _upgrade(content: dict[str, Any], path: str) -> dict[str, Any]:
         written_by = content.get("metadata", {}).get("pointchem_version", "unknown")
         raise PotentialFileError(
             f"{path} uses potential format version {version}, newer than this "
-            f"pointchem {__version__} reads (up to {FORMAT_VERSION}); it was written by "
-            f"pointchem {written_by}: upgrade pointchem"
+            f"pointchem {__version__} reads (up to {FORMAT_VERSION}); it was written "
+            f"by pointchem {written_by}: upgrade pointchem"
         )
     while version < FORMAT_VERSION:
         content = _UPGRADES[version](content)

@@ -1,4 +1,4 @@
-"""Write the stored potential file of the current format version and its pinned energies.
+"""Write the stored potential file of the current format and its pinned energies.
 
 Run from the repository root only when the potential format changes on purpose:
 
@@ -17,8 +17,8 @@ from ase.build import molecule
 from pointchem import PointChemCalculator, save_potential
 from pointchem.serialization import FORMAT_VERSION
 
-from ..models.test_gm import tiny_model
 from ..conftest import DATA
+from ..models.test_gm import tiny_model
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Gaussian-moment model: the physics suite, plus runs inside ASE's optimizers and MD."""
+"""Gaussian-moment model: the physics suite, and runs in ASE optimizers and MD."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import ase.io
 import numpy as np
 import pytest
 import torch
+from ase import units
 from ase.build import molecule
 from ase.filters import FrechetCellFilter
 from ase.md.langevin import Langevin
 from ase.md.verlet import VelocityVerlet
 from ase.optimize import BFGS
-from ase import units
 
 from pointchem import PointChemCalculator
 from pointchem.models.base import EnergyModel

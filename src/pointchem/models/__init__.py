@@ -1,0 +1,1 @@
+"""Model families: one folder each, all implementing EnergyModel (models.base)."""

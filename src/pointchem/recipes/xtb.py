@@ -367,7 +367,7 @@ def generate_xtb_dataset(
     ):
         start = relax_structure(load_structure(recipe.structure), recipe)
         md_frames = []
-        for temperature_K, stream in zip(recipe.temperatures_K, streams, strict=False):
+        for temperature_K, stream in zip(recipe.temperatures_K, streams, strict=True):
             rng = np.random.default_rng(stream)
             md_frames += sample_md_frames(start, temperature_K, recipe, rng, line)
         rattled = rattle_frames(md_frames, recipe, np.random.default_rng(streams[-1]))

@@ -68,20 +68,26 @@ class BatchMaker:
     def batch(self, indices: Sequence[int]) -> Batch:
         """The batch of the samples at ``indices``."""
         chosen = [self.samples[i] for i in indices]
-        float_kwargs = {"dtype": self.dtype, "device": self.device}
-        stress = np.stack([s.stress if s.stress is not None else np.zeros((3, 3)) for s in chosen])
+        stress = np.stack(
+            [s.stress if s.stress is not None else np.zeros((3, 3)) for s in chosen]
+        )
         forces = None
         if self.has_forces:
-            forces = torch.as_tensor(np.concatenate([s.forces for s in chosen]), **float_kwargs)  # type: ignore[misc]
+            all_forces = np.concatenate([s.forces for s in chosen])
+            forces = torch.as_tensor(all_forces, dtype=self.dtype, device=self.device)
         return Batch(
             graph=batch_graphs([self.graphs[i] for i in indices]),
-            energy=torch.tensor([s.energy for s in chosen], dtype=torch.float64, device=self.device),
+            energy=torch.tensor(
+                [s.energy for s in chosen], dtype=torch.float64, device=self.device
+            ),
             atoms_per_system=torch.tensor(
                 [len(s.atoms) for s in chosen], dtype=torch.float64, device=self.device
             ),
             forces=forces,
-            stress=torch.as_tensor(stress, **float_kwargs),  # type: ignore[arg-type]
-            has_stress=torch.tensor([s.stress is not None for s in chosen], device=self.device),
+            stress=torch.as_tensor(stress, dtype=self.dtype, device=self.device),
+            has_stress=torch.tensor(
+                [s.stress is not None for s in chosen], device=self.device
+            ),
         )
 
     def batches(

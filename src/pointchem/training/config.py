@@ -100,18 +100,42 @@ class TrainingSettings:
 
     def __post_init__(self) -> None:
         _check(self.dtype in _DTYPES, "training.dtype", self.dtype, f"one of {_DTYPES}")
-        _check(self.schedule in _SCHEDULES, "training.schedule", self.schedule,
-               f"one of {_SCHEDULES}")
-        for name in ("epochs", "batch_size", "validation_interval", "checkpoint_interval"):
+        _check(
+            self.schedule in _SCHEDULES,
+            "training.schedule",
+            self.schedule,
+            f"one of {_SCHEDULES}",
+        )
+        for name in (
+            "epochs",
+            "batch_size",
+            "validation_interval",
+            "checkpoint_interval",
+        ):
             value = getattr(self, name)
-            _check(isinstance(value, int) and value >= 1, f"training.{name}", value, "≥ 1")
-        _check(self.learning_rate > 0, "training.learning_rate", self.learning_rate, "> 0")
-        for name in ("min_learning_rate", "weight_decay", "warmup_epochs",
-                     "energy_weight", "forces_weight", "stress_weight"):
+            _check(
+                isinstance(value, int) and value >= 1, f"training.{name}", value, "≥ 1"
+            )
+        _check(
+            self.learning_rate > 0, "training.learning_rate", self.learning_rate, "> 0"
+        )
+        for name in (
+            "min_learning_rate",
+            "weight_decay",
+            "warmup_epochs",
+            "energy_weight",
+            "forces_weight",
+            "stress_weight",
+        ):
             value = getattr(self, name)
             _check(value >= 0, f"training.{name}", value, "≥ 0")
         if self.ema_decay is not None:
-            _check(0 < self.ema_decay < 1, "training.ema_decay", self.ema_decay, "in (0, 1)")
+            _check(
+                0 < self.ema_decay < 1,
+                "training.ema_decay",
+                self.ema_decay,
+                "in (0, 1)",
+            )
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -197,7 +221,8 @@ class TrainConfig:
                 close = difflib.get_close_matches(str(key), sections, n=1)
                 hint = f"; did you mean {close[0]!r}?" if close else ""
                 raise ValueError(
-                    f"unknown config section {key!r}{hint} (known: {', '.join(sections)})"
+                    f"unknown config section {key!r}{hint} "
+                    f"(known: {', '.join(sections)})"
                 )
         if "architecture" not in values:
             raise ValueError("the config needs an 'architecture' entry (e.g. gm)")
@@ -208,7 +233,9 @@ class TrainConfig:
             training=strict_from_dict(
                 TrainingSettings, values.get("training") or {}, "training setting"
             ),
-            data=strict_from_dict(DataSettings, values.get("data") or {}, "data setting"),
+            data=strict_from_dict(
+                DataSettings, values.get("data") or {}, "data setting"
+            ),
         )
 
 
@@ -231,7 +258,9 @@ def apply_overrides(values: dict[str, Any], overrides: Sequence[str]) -> dict[st
     for override in overrides:
         key, separator, text = override.partition("=")
         if not separator or not key:
-            raise ValueError(f"override {override!r} is not of the form section.key=value")
+            raise ValueError(
+                f"override {override!r} is not of the form section.key=value"
+            )
         value = yaml.safe_load(text)
         section, dot, name = key.partition(".")
         if not dot:
@@ -263,7 +292,9 @@ def load_config(
         if isinstance(files, str):
             files = [files]
         if files:
-            data[key] = [str((path.parent / f).resolve()) if not Path(f).is_absolute()
-                         else f for f in files]
+            data[key] = [
+                str((path.parent / f).resolve()) if not Path(f).is_absolute() else f
+                for f in files
+            ]
     values["data"] = data
     return TrainConfig.from_dict(values)

@@ -41,7 +41,13 @@ ENERGY_UNITS = {
 }
 """eV per unit of each accepted energy unit (ase.units constants)."""
 
-LENGTH_UNITS = {"Å": 1.0, "Angstrom": 1.0, "A": 1.0, "bohr": units.Bohr, "Bohr": units.Bohr}
+LENGTH_UNITS = {
+    "Å": 1.0,
+    "Angstrom": 1.0,
+    "A": 1.0,
+    "bohr": units.Bohr,
+    "Bohr": units.Bohr,
+}
 """Å per unit of each accepted length unit."""
 
 
@@ -84,7 +90,9 @@ def _unit_factor(table: dict[str, float], unit: str, kind: str, path: Path) -> f
     return table[unit]
 
 
-def _float_array(value: Any, shape: tuple[int, ...], what: str, where: str) -> np.ndarray:
+def _float_array(
+    value: Any, shape: tuple[int, ...], what: str, where: str
+) -> np.ndarray:
     array = np.asarray(value, dtype=np.float64)
     if array.shape != shape:
         raise DataError(f"{where}: {what} has shape {array.shape}, expected {shape}")
@@ -106,12 +114,16 @@ def _stress(atoms: ase.Atoms, settings: DataSettings, where: str) -> np.ndarray 
         value = _lookup(atoms, settings.virial_key, per_atom=False)
         if value is None:
             raise DataError(f"{where}: no virial under key {settings.virial_key!r}")
-        virial = _float_array(np.reshape(value, -1), (9,), "virial", where).reshape(3, 3)
+        virial = _float_array(np.reshape(value, -1), (9,), "virial", where).reshape(
+            3, 3
+        )
         return -virial / atoms.get_volume()
     return None
 
 
-def _sample(atoms: ase.Atoms, settings: DataSettings, where: str, factors: tuple[float, float]) -> Sample:
+def _sample(
+    atoms: ase.Atoms, settings: DataSettings, where: str, factors: tuple[float, float]
+) -> Sample:
     energy_factor, length_factor = factors
     energy = _lookup(atoms, settings.energy_key, per_atom=False)
     if energy is None:
@@ -169,7 +181,7 @@ def split_samples(
     """Seeded random split: returns [rest, part_1, part_2, ...] for each fraction."""
     order = np.random.default_rng(seed).permutation(len(samples))
     parts, start = [], 0
-    sizes = [int(round(f * len(samples))) for f in fractions]
+    sizes = [round(f * len(samples)) for f in fractions]
     for size in sizes:
         parts.append([samples[i] for i in order[start : start + size]])
         start += size

@@ -37,7 +37,10 @@ class TrainingLog:
         """Keep the rows of an earlier run up to ``epoch`` (restart)."""
         if self.path.exists():
             with self.path.open() as handle:
-                rows = [{k: float(v) for k, v in r.items() if v != ""} for r in csv.DictReader(handle)]
+                rows = [
+                    {k: float(v) for k, v in r.items() if v != ""}
+                    for r in csv.DictReader(handle)
+                ]
             self.rows = [row for row in rows if row["epoch"] <= epoch]
             if self.rows:
                 self._elapsed_before = self.rows[-1].get("wall_time_s", 0.0)
@@ -57,10 +60,15 @@ class TrainingLog:
 
     def _status(self, row: dict[str, float]) -> str:
         parts = [f"loss {row.get('train_loss', float('nan')):.4g}"]
-        validated = [r for r in self.rows if "validation_forces_mae" in r or "validation_energy_per_atom_mae" in r]
+        validated = [
+            r
+            for r in self.rows
+            if "validation_forces_mae" in r or "validation_energy_per_atom_mae" in r
+        ]
         if validated:
             last = validated[-1]
-            parts.append(f"val E {last.get('validation_energy_per_atom_mae', float('nan')):.3g} meV/atom")
+            energy = last.get("validation_energy_per_atom_mae", float("nan"))
+            parts.append(f"val E {energy:.3g} meV/atom")
             if "validation_forces_mae" in last:
                 parts.append(f"F {last['validation_forces_mae']:.3g} meV/Å")
         return ", ".join(parts)
@@ -81,11 +89,13 @@ class TrainingLog:
         left.semilogy(epochs, [r.get("train_loss", float("nan")) for r in self.rows])
         left.set_xlabel("epoch")
         left.set_ylabel("training loss")
-        for key, label in (("validation_energy_per_atom_mae", "energy (meV/atom)"),
-                           ("validation_forces_mae", "forces (meV/Å)")):
+        for key, label in (
+            ("validation_energy_per_atom_mae", "energy (meV/atom)"),
+            ("validation_forces_mae", "forces (meV/Å)"),
+        ):
             points = [(r["epoch"], r[key]) for r in self.rows if key in r]
             if points:
-                right.semilogy(*zip(*points), label=label)
+                right.semilogy(*zip(*points, strict=True), label=label)
         right.set_xlabel("epoch")
         right.set_ylabel("validation MAE")
         right.legend()

@@ -115,11 +115,15 @@ def _force_rms(samples: list[Sample]) -> float:
 class _Optimisation:
     """AdamW with warm-up and decay per step, gradient clipping and an EMA copy."""
 
-    def __init__(self, model: EnergyModel, settings: TrainingSettings, steps_per_epoch: int):
+    def __init__(
+        self, model: EnergyModel, settings: TrainingSettings, steps_per_epoch: int
+    ):
         self.model = model
         self.settings = settings
         self.optimizer = torch.optim.AdamW(
-            model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay
+            model.parameters(),
+            lr=settings.learning_rate,
+            weight_decay=settings.weight_decay,
         )
         self.warmup_steps = settings.warmup_epochs * steps_per_epoch
         self.total_steps = settings.epochs * steps_per_epoch
@@ -133,7 +137,9 @@ class _Optimisation:
         settings = self.settings
         if step < self.warmup_steps:
             return (step + 1) / self.warmup_steps
-        progress = (step - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps)
+        progress = (step - self.warmup_steps) / max(
+            1, self.total_steps - self.warmup_steps
+        )
         progress = min(1.0, progress)
         floor = settings.min_learning_rate / settings.learning_rate
         if settings.schedule == "constant":
@@ -146,7 +152,9 @@ class _Optimisation:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if self.settings.gradient_clip is not None:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.settings.gradient_clip)
+            torch.nn.utils.clip_grad_norm_(
+                self.model.parameters(), self.settings.gradient_clip
+            )
         self.optimizer.step()
         self.scheduler.step()
         if self.ema is not None:
@@ -158,7 +166,10 @@ class _Optimisation:
         return self.ema.module if self.ema is not None else self.model  # type: ignore[return-value]
 
     def state_dict(self) -> dict[str, Any]:
-        state = {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()}
+        state = {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+        }
         if self.ema is not None:
             state["ema"] = self.ema.state_dict()
         return state
@@ -180,8 +191,9 @@ def _train_epoch(
     n_batches = 0
     for batch in maker.batches(settings.batch_size, generator):
         periodic = bool(batch.has_stress.all()) and settings.stress_weight > 0
-        prediction = evaluate(model, batch.graph, forces=maker.has_forces,
-                              stress=periodic, training=True)
+        prediction = evaluate(
+            model, batch.graph, forces=maker.has_forces, stress=periodic, training=True
+        )
         terms = loss_terms(prediction, batch)
         loss = weighted_loss(terms, settings)
         optimisation.step(loss)
@@ -199,7 +211,9 @@ def _validation_metric(metrics: dict[str, float], settings: TrainingSettings) ->
     return metric
 
 
-def _validate(model: EnergyModel, samples: list[Sample], batch_size: int) -> dict[str, float]:
+def _validate(
+    model: EnergyModel, samples: list[Sample], batch_size: int
+) -> dict[str, float]:
     model.eval()
     return error_metrics(samples, predict(model, samples, batch_size))
 
@@ -222,7 +236,9 @@ def _load_checkpoint(
 ) -> TrainingState:
     if not path.exists():
         raise FileNotFoundError(f"--restart: no checkpoint at {path}")
-    content = torch.load(path, map_location=model.composition_energies.device, weights_only=True)
+    content = torch.load(
+        path, map_location=model.composition_energies.device, weights_only=True
+    )
     model.load_state_dict(content["model"])
     optimisation.load_state_dict(content["optimisation"])
     return TrainingState(**content["state"])
@@ -234,7 +250,9 @@ def _update_best(
     if metric < state.best_metric:
         state.best_metric, state.best_epoch = metric, epoch
         state.epochs_without_improvement = 0
-        state.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        state.best_state = {
+            k: v.detach().clone() for k, v in model.state_dict().items()
+        }
     else:
         state.epochs_without_improvement += 1
 
@@ -243,12 +261,17 @@ def _should_stop(state: TrainingState, settings: TrainingSettings, start: float)
     patience = settings.early_stopping_patience
     if patience is not None and state.epochs_without_improvement >= patience:
         return f"no validation improvement for {patience} validations"
-    if settings.max_time_s is not None and time.perf_counter() - start > settings.max_time_s:
+    if (
+        settings.max_time_s is not None
+        and time.perf_counter() - start > settings.max_time_s
+    ):
         return f"time budget of {settings.max_time_s} s reached"
     return ""
 
 
-def _prepare(config: TrainConfig, splits: DataSplits, device: torch.device) -> EnergyModel:
+def _prepare(
+    config: TrainConfig, splits: DataSplits, device: torch.device
+) -> EnergyModel:
     model = build_model(config, splits.train)
     fit_composition_baseline(model, splits.train)
     initialize = get_architecture(config.architecture).initialize
@@ -258,14 +281,20 @@ def _prepare(config: TrainConfig, splits: DataSplits, device: torch.device) -> E
 
 
 def _finish(
-    config: TrainConfig, output: Path, model: EnergyModel, splits: DataSplits,
-    state: TrainingState, log: TrainingLog,
+    config: TrainConfig,
+    output: Path,
+    model: EnergyModel,
+    splits: DataSplits,
+    state: TrainingState,
+    log: TrainingLog,
 ) -> dict[str, Any]:
     if state.best_state is not None:
         model.load_state_dict(state.best_state)
     model.eval()
     resolved = config.to_dict()
-    (output / "config.yaml").write_text(yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True))
+    (output / "config.yaml").write_text(
+        yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True)
+    )
     metadata = {
         "training_config": resolved,
         "training_data_sha256": file_sha256(config.data.train),
@@ -274,8 +303,11 @@ def _finish(
         "training_device": str(model.composition_energies.device),
     }
     save_potential(model, output / POTENTIAL, metadata=metadata)
-    summary: dict[str, Any] = {"best_epoch": state.best_epoch, "epochs_run": state.epoch,
-                               "training_wall_time_s": log.elapsed_s}
+    summary: dict[str, Any] = {
+        "best_epoch": state.best_epoch,
+        "epochs_run": state.epoch,
+        "training_wall_time_s": log.elapsed_s,
+    }
     for name, samples in (("validation", splits.validation), ("test", splits.test)):
         if samples:
             predictions = predict(model, samples, config.training.batch_size)
@@ -288,7 +320,11 @@ def _finish(
 
 
 def train(
-    config: TrainConfig, output_dir: str | Path, *, restart: bool = False, progress: bool = True
+    config: TrainConfig,
+    output_dir: str | Path,
+    *,
+    restart: bool = False,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Train a potential; returns the metrics written to ``metrics.json``.
 
@@ -319,15 +355,24 @@ def train(
     while state.epoch < settings.epochs:
         row = _train_epoch(model, train_maker, optimisation, state.epoch)
         state.epoch += 1
-        if state.epoch % settings.validation_interval == 0 or state.epoch == settings.epochs:
-            metrics = _validate(optimisation.evaluation_model, splits.validation, settings.batch_size)
+        if (
+            state.epoch % settings.validation_interval == 0
+            or state.epoch == settings.epochs
+        ):
+            metrics = _validate(
+                optimisation.evaluation_model, splits.validation, settings.batch_size
+            )
             row.update({f"validation_{k}": metrics[k] for k in _LOGGED if k in metrics})
             metric = _validation_metric(metrics, settings)
             _update_best(state, metric, optimisation.evaluation_model, state.epoch)
-        row["learning_rate"] = optimisation.scheduler.get_last_lr()[0]
+        row["learning_rate"] = float(optimisation.scheduler.get_last_lr()[0])
         log.record(state.epoch, row)
         reason = _should_stop(state, settings, start)
-        if state.epoch % settings.checkpoint_interval == 0 or reason or state.epoch == settings.epochs:
+        if (
+            state.epoch % settings.checkpoint_interval == 0
+            or reason
+            or state.epoch == settings.epochs
+        ):
             _save_checkpoint(output / CHECKPOINT, model, optimisation, state)
         if reason:
             logger.info("stopping after epoch %d: %s", state.epoch, reason)

@@ -53,7 +53,9 @@ def predict(
     dtype = parameter.dtype if parameter is not None else torch.float64
     device = model.composition_energies.device
     maker = BatchMaker(samples, model.cutoff, dtype, device)
-    energies, forces, stresses = [], [], []
+    energies: list[np.ndarray] = []
+    forces: list[np.ndarray] = []
+    stresses: list[np.ndarray | None] = []
     for batch in maker.batches(batch_size):
         periodic = bool(batch.graph.pbc.all())
         prediction = evaluate(model, batch.graph, forces=True, stress=periodic)
@@ -73,18 +75,26 @@ def _mae_rmse(errors: np.ndarray) -> tuple[float, float]:
     return float(np.abs(errors).mean()), float(np.sqrt((errors**2).mean()))
 
 
-def error_metrics(samples: Sequence[Sample], predictions: Predictions) -> dict[str, float]:
-    """MAE and RMSE of energies (per atom, meV/atom; per structure, meV), force
+def error_metrics(
+    samples: Sequence[Sample], predictions: Predictions
+) -> dict[str, float]:
+    """Error statistics of predictions against the reference values.
+
+    MAE and RMSE of energies (per atom, meV/atom; per structure, meV), force
     components (meV/Å, all and per element), stress (meV/Å³) where known, and the
-    standard deviation of the reference force components (meV/Å)."""
+    standard deviation of the reference force components (meV/Å).
+    """
     counts = np.array([len(s.atoms) for s in samples])
     energy_error = predictions.energy - np.array([s.energy for s in samples])
     metrics = {"n_structures": float(len(samples))}
-    for name, errors in (("energy_per_atom", energy_error / counts), ("energy", energy_error)):
+    for name, errors in (
+        ("energy_per_atom", energy_error / counts),
+        ("energy", energy_error),
+    ):
         mae, rmse = _mae_rmse(errors * 1e3)
         metrics[f"{name}_mae"], metrics[f"{name}_rmse"] = mae, rmse
     if all(s.forces is not None for s in samples):
-        reference = np.concatenate([s.forces for s in samples])  # type: ignore[misc]
+        reference = np.concatenate([s.forces for s in samples])
         errors = np.concatenate(predictions.forces) - reference
         metrics["forces_mae"], metrics["forces_rmse"] = _mae_rmse(errors * 1e3)
         metrics["forces_std"] = float(reference.std() * 1e3)
@@ -94,7 +104,8 @@ def error_metrics(samples: Sequence[Sample], predictions: Predictions) -> dict[s
             metrics[f"forces_{chemical_symbols[z]}_mae"] = mae
             metrics[f"forces_{chemical_symbols[z]}_rmse"] = rmse
     with_stress = [
-        (s.stress, p) for s, p in zip(samples, predictions.stress)
+        (s.stress, p)
+        for s, p in zip(samples, predictions.stress, strict=True)
         if s.stress is not None and p is not None
     ]
     if with_stress:
@@ -103,7 +114,12 @@ def error_metrics(samples: Sequence[Sample], predictions: Predictions) -> dict[s
     return metrics
 
 
-_UNITS = {"energy_per_atom": "meV/atom", "energy": "meV", "forces": "meV/Å", "stress": "meV/Å³"}
+_UNITS = {
+    "energy_per_atom": "meV/atom",
+    "energy": "meV",
+    "forces": "meV/Å",
+    "stress": "meV/Å³",
+}
 
 
 def format_metrics(metrics: dict[str, float]) -> str:
@@ -117,13 +133,18 @@ def format_metrics(metrics: dict[str, float]) -> str:
         rmse = metrics[f"{name}_rmse"]
         lines.append(f"{name:<22}{metrics[key]:>12.3f}{rmse:>12.3f}  {unit}")
     if "forces_std" in metrics:
-        lines.append(f"(reference force std {metrics['forces_std']:.1f} meV/Å, "
-                     f"{int(metrics['n_structures'])} structures)")
+        lines.append(
+            f"(reference force std {metrics['forces_std']:.1f} meV/Å, "
+            f"{int(metrics['n_structures'])} structures)"
+        )
     return "\n".join(lines)
 
 
 def parity_plot(
-    samples: Sequence[Sample], predictions: Predictions, path: str | Path, title: str = ""
+    samples: Sequence[Sample],
+    predictions: Predictions,
+    path: str | Path,
+    title: str = "",
 ) -> None:
     """Save a PNG with energy-per-atom and force-component parity panels."""
     import matplotlib
@@ -136,16 +157,20 @@ def parity_plot(
     figure, axes = plt.subplots(1, 2, figsize=(9, 4.2))
     _parity_panel(axes[0], reference, predictions.energy / counts, "energy (eV/atom)")
     if all(s.forces is not None for s in samples):
-        force_reference = np.concatenate([s.forces for s in samples]).ravel()  # type: ignore[misc]
+        force_reference = np.concatenate([s.forces for s in samples]).ravel()
         force_predicted = np.concatenate(predictions.forces).ravel()
-        _parity_panel(axes[1], force_reference, force_predicted, "force component (eV/Å)")
+        _parity_panel(
+            axes[1], force_reference, force_predicted, "force component (eV/Å)"
+        )
     figure.suptitle(title)
     figure.tight_layout()
     figure.savefig(path, dpi=130)
     plt.close(figure)
 
 
-def _parity_panel(axis: object, reference: np.ndarray, predicted: np.ndarray, label: str) -> None:
+def _parity_panel(
+    axis: object, reference: np.ndarray, predicted: np.ndarray, label: str
+) -> None:
     low = min(reference.min(), predicted.min())
     high = max(reference.max(), predicted.max())
     axis.plot([low, high], [low, high], color="grey", lw=0.8)  # type: ignore[attr-defined]
@@ -159,8 +184,11 @@ def _parity_panel(axis: object, reference: np.ndarray, predicted: np.ndarray, la
 def write_predictions(
     samples: Sequence[Sample], predictions: Predictions, path: str | Path
 ) -> None:
-    """Write extxyz frames with predicted energy/forces/stress and reference values
-    under ``ref_energy``, ``ref_forces``, ``ref_stress`` (eV, Å)."""
+    """Write predictions as extxyz frames, with the reference values beside them.
+
+    Predicted energy/forces/stress are the frames' results; reference values are
+    stored under ``ref_energy``, ``ref_forces``, ``ref_stress`` (eV, Å).
+    """
     frames = []
     for k, sample in enumerate(samples):
         atoms = sample.atoms.copy()
@@ -170,7 +198,10 @@ def write_predictions(
             atoms.arrays["ref_forces"] = sample.forces
         if sample.stress is not None:
             atoms.info["ref_stress"] = sample.stress.reshape(-1)
-        results = {"energy": float(predictions.energy[k]), "forces": predictions.forces[k]}
+        results = {
+            "energy": float(predictions.energy[k]),
+            "forces": predictions.forces[k],
+        }
         if predictions.stress[k] is not None:
             results["stress"] = predictions.stress[k]
         atoms.calc = SinglePointCalculator(atoms, **results)
