@@ -357,7 +357,9 @@ def generate_xtb_dataset(
         The path written.
     """
     output = Path(output_path)
-    streams = np.random.SeedSequence(recipe.seed).spawn(len(recipe.temperatures_K) + 1)
+    *md_streams, rattle_stream = np.random.SeedSequence(recipe.seed).spawn(
+        len(recipe.temperatures_K) + 1
+    )
     md_steps = recipe.equilibration_steps + recipe.steps
     n_frames = recipe.frames_per_temperature * len(recipe.temperatures_K)
     n_work = md_steps * len(recipe.temperatures_K) + n_frames + recipe.n_rattled
@@ -367,10 +369,12 @@ def generate_xtb_dataset(
     ):
         start = relax_structure(load_structure(recipe.structure), recipe)
         md_frames = []
-        for temperature_K, stream in zip(recipe.temperatures_K, streams, strict=True):
+        for temperature_K, stream in zip(
+            recipe.temperatures_K, md_streams, strict=True
+        ):
             rng = np.random.default_rng(stream)
             md_frames += sample_md_frames(start, temperature_K, recipe, rng, line)
-        rattled = rattle_frames(md_frames, recipe, np.random.default_rng(streams[-1]))
+        rattled = rattle_frames(md_frames, recipe, np.random.default_rng(rattle_stream))
         frames = label_frames([*md_frames, *rattled], recipe, line)
     output.parent.mkdir(parents=True, exist_ok=True)
     partial = output.with_name(output.name + ".partial")
