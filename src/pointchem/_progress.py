@@ -50,8 +50,13 @@ class ProgressLine:
         self._start_s = time.perf_counter()
         self._last_write_s = -float("inf")
         self._written_done = -1
+        self._done_before = 0
         self.status = ""
         """Free text appended to the line (running loss, validation errors)."""
+
+    def resume_at(self, done: int) -> None:
+        """Start counting at ``done`` units finished earlier (a restarted run)."""
+        self.done = self._done_before = min(self.total, done)
 
     def advance(self, count: int = 1) -> None:
         """Record ``count`` more finished units and redraw if it is time to."""
@@ -78,7 +83,9 @@ class ProgressLine:
         self._written_done = self.done
         elapsed_s = now_s - self._start_s
         fraction = self.done / self.total
-        remaining_s = elapsed_s * (1.0 - fraction) / fraction if self.done else 0.0
+        done_here = self.done - self._done_before
+        rate = done_here / elapsed_s if done_here and elapsed_s > 0 else 0.0
+        remaining_s = (self.total - self.done) / rate if rate else 0.0
         text = (
             f"{self.label} {self.done}/{self.total} {100.0 * fraction:5.1f}% "
             f"{elapsed_s:7.1f} s elapsed, ~{remaining_s:7.1f} s left"

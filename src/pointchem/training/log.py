@@ -44,7 +44,7 @@ class TrainingLog:
             self.rows = [row for row in rows if row["epoch"] <= epoch]
             if self.rows:
                 self._elapsed_before = self.rows[-1].get("wall_time_s", 0.0)
-        self._progress.advance(epoch)
+        self._progress.resume_at(epoch)
 
     def record(self, epoch: int, values: dict[str, float]) -> None:
         """Add the row of ``epoch``, rewrite the CSV and update the progress line."""
