@@ -13,7 +13,6 @@ Command-line overrides use dotted keys with YAML values: ``training.epochs=10``.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from .._strict import strict_from_dict
+from .._strict import check_known_keys, strict_from_dict
 from ..registry import get_architecture
 
 __all__ = [
@@ -216,14 +215,7 @@ class TrainConfig:
     def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
         """Build and validate a config from a plain mapping (unknown keys rejected)."""
         sections = ["architecture", "model", "training", "data"]
-        for key in values:
-            if key not in sections:
-                close = difflib.get_close_matches(str(key), sections, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ValueError(
-                    f"unknown config section {key!r}{hint} "
-                    f"(known: {', '.join(sections)})"
-                )
+        check_known_keys(values, sections, "config section")
         if "architecture" not in values:
             raise ValueError("the config needs an 'architecture' entry (e.g. gm)")
         architecture = get_architecture(values["architecture"])

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from collections.abc import Mapping
 from typing import Any
+
+from ..._strict import strict_from_dict
 
 __all__ = ["RADIAL_BASES", "GMHypers"]
 
@@ -83,16 +84,4 @@ class GMHypers:
         Raises:
             ValueError: an unknown key (with a "did you mean" hint) or an invalid value.
         """
-        names = [field.name for field in dataclasses.fields(cls)]
-        for key in values:
-            if key not in names:
-                close = difflib.get_close_matches(str(key), names, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
-                raise ValueError(
-                    f"unknown GM hyperparameter {key!r}{hint} (known: {names})"
-                )
-        converted: dict[str, Any] = {
-            key: tuple(value) if isinstance(value, list) else value
-            for key, value in values.items()
-        }
-        return cls(**converted)
+        return strict_from_dict(cls, values, "GM hyperparameter")
