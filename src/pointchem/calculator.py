@@ -17,6 +17,7 @@ from ase.calculators.calculator import (
 from ase.data import chemical_symbols
 from ase.stress import full_3x3_to_voigt_6_stress
 
+from .devices import resolve_device
 from .evaluate import Prediction, evaluate, hessian
 from .graph import AtomicGraph, SkinNeighborList
 from .models.base import EnergyModel
@@ -26,18 +27,6 @@ __all__ = ["MIN_DISTANCE", "PointChemCalculator"]
 
 MIN_DISTANCE = 0.1
 """Å. Two atoms closer than this are treated as an input error, not a configuration."""
-
-
-def _resolve_device(device: torch.device | str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-def _model_dtype(model: EnergyModel) -> torch.dtype:
-    for parameter in model.parameters():
-        return parameter.dtype
-    return torch.float64
 
 
 class PointChemCalculator(Calculator):
@@ -83,13 +72,13 @@ class PointChemCalculator(Calculator):
         **kwargs: object,
     ):
         super().__init__(**kwargs)
-        self.device = _resolve_device(device)
+        self.device = resolve_device(device)
         if isinstance(potential, EnergyModel):
             # A copy: casting and moving must not change the caller's model.
             model = copy.deepcopy(potential)
         else:
             model = load_potential(potential)
-        self.dtype = dtype or _model_dtype(model)
+        self.dtype = dtype or model.dtype
         if self.dtype not in model.supported_dtypes:
             raise ValueError(
                 f"{type(model).__name__} supports {model.supported_dtypes}, "

@@ -50,12 +50,6 @@ class PotentialFileError(ValueError):
     """A potential file that cannot be used: unreadable, foreign, or too new."""
 
 
-def _model_dtype(model: EnergyModel) -> torch.dtype:
-    for parameter in model.parameters():
-        return parameter.dtype
-    return torch.float64
-
-
 def save_potential(
     model: EnergyModel,
     path: str | os.PathLike[str],
@@ -70,7 +64,7 @@ def save_potential(
             over the automatic ones (versions, date, units).
     """
     architecture = architecture_of(model)
-    dtype_name = {v: k for k, v in _DTYPES.items()}[_model_dtype(model)]
+    dtype_name = {v: k for k, v in _DTYPES.items()}[model.dtype]
     content = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,

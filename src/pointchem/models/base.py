@@ -71,6 +71,13 @@ class EnergyModel(torch.nn.Module):
         """Number of elements the model knows."""
         return len(self.atomic_numbers)
 
+    @property
+    def dtype(self) -> torch.dtype:
+        """Float dtype of the parameters (float64 for a model without parameters)."""
+        for parameter in self.parameters():
+            return parameter.dtype
+        return torch.float64
+
     def species(self, graph: AtomicGraph) -> torch.Tensor:
         """Species index (position in ``atomic_numbers``) of every atom, (n_atoms,)."""
         return self.species_of_atomic_number[graph.atomic_numbers]

@@ -21,6 +21,7 @@ import torch
 import yaml
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
+from ..devices import resolve_device
 from ..evaluate import evaluate
 from ..models.base import EnergyModel
 from ..registry import get_architecture
@@ -78,12 +79,6 @@ def load_splits(config: TrainConfig) -> DataSplits:
     if not validation:
         raise ValueError("no validation structures: give data.validation or a fraction")
     return DataSplits(train, validation, test)
-
-
-def _resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def build_model(config: TrainConfig, samples: list[Sample]) -> EnergyModel:
@@ -338,7 +333,7 @@ def train(
     output = Path(output_dir)
     output.mkdir(parents=True, exist_ok=True)
     settings = config.training
-    device = _resolve_device(settings.device)
+    device = resolve_device(settings.device)
     splits = load_splits(config)
     model = _prepare(config, splits, device)
     dtype = _DTYPES[settings.dtype]

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import ase.io
 import numpy as np
-import torch
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.data import chemical_symbols
 
@@ -49,10 +48,8 @@ def predict(
 
     The model is used on its own device and dtype.
     """
-    parameter = next(iter(model.parameters()), None)
-    dtype = parameter.dtype if parameter is not None else torch.float64
     device = model.composition_energies.device
-    maker = BatchMaker(samples, model.cutoff, dtype, device)
+    maker = BatchMaker(samples, model.cutoff, model.dtype, device)
     energies: list[np.ndarray] = []
     forces: list[np.ndarray] = []
     stresses: list[np.ndarray | None] = []
