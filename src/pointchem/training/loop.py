@@ -199,10 +199,15 @@ def _train_epoch(
 
 
 def _validation_metric(metrics: dict[str, float], settings: TrainingSettings) -> float:
-    """Weighted sum of energy-per-atom and force RMSEs (eV units) used for selection."""
-    metric = settings.energy_weight * metrics["energy_per_atom_rmse"] * 1e-3
-    if "forces_rmse" in metrics:
-        metric += settings.forces_weight * metrics["forces_rmse"] * 1e-3
+    """Weighted sum of energy-per-atom and force MAEs (eV units) used for selection.
+
+    MAEs rather than RMSEs: with rattled or high-temperature frames in the validation
+    set, RMSEs are dominated by a few frames and stopped training that was still
+    improving (seen on the ethanol GFN2-xTB data).
+    """
+    metric = settings.energy_weight * metrics["energy_per_atom_mae"] * 1e-3
+    if "forces_mae" in metrics:
+        metric += settings.forces_weight * metrics["forces_mae"] * 1e-3
     return metric
 
 

@@ -173,7 +173,8 @@ def _parity_panel(
     axis.plot([low, high], [low, high], color="grey", lw=0.8)  # type: ignore[attr-defined]
     axis.scatter(reference, predicted, s=4, alpha=0.5)  # type: ignore[attr-defined]
     mae = np.abs(predicted - reference).mean()
-    axis.set_title(f"MAE {mae:.4g}")  # type: ignore[attr-defined]
+    unit = label[label.index("(") + 1 : label.index(")")]
+    axis.set_title(f"MAE {mae:.4g} {unit}")  # type: ignore[attr-defined]
     axis.set_xlabel(f"reference {label}")  # type: ignore[attr-defined]
     axis.set_ylabel(f"predicted {label}")  # type: ignore[attr-defined]
 
