@@ -54,7 +54,7 @@ def run_nve(potential: str, timestep_fs: float, picoseconds: float, seed: int) -
         temperatures.append(atoms.get_temperature())
 
     dynamics.attach(record, interval=10)
-    steps = int(round(picoseconds * 1000 / timestep_fs))
+    steps = round(picoseconds * 1000 / timestep_fs)
     start = time.perf_counter()
     dynamics.run(steps)
     wall = time.perf_counter() - start
