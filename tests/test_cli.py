@@ -6,6 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import ase.io
 import pytest
 
 from pointchem import save_potential
@@ -50,3 +51,31 @@ def test_console_script_is_installed(tmp_path: Path) -> None:
         [executable, "--version"], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip()
+
+
+def test_eval_prints_errors_and_writes_predictions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    potential = tmp_path / "model.pt"
+    save_potential(tiny_model(), potential)
+    data = Path(__file__).parent / "data" / "ethanol_reduced_100.xyz"
+    output, plot = tmp_path / "predictions.xyz", tmp_path / "parity.png"
+    arguments = [
+        "eval",
+        str(potential),
+        str(data),
+        "--energy-unit",
+        "kcal/mol",
+        "--output",
+        str(output),
+        "--plot",
+        str(plot),
+    ]
+    assert main(arguments) == 0
+    table = capsys.readouterr().out
+    for row in ("energy_per_atom", "forces_H", "forces_O", "reference force std"):
+        assert row in table
+    frames = ase.io.read(output, index=":")
+    assert len(frames) == 100
+    assert "ref_energy" in frames[0].info
+    assert plot.stat().st_size > 0

@@ -107,3 +107,14 @@ def test_unknown_unit_names_the_file(tmp_path: Path) -> None:
         DataError, match=r"ethanol_reduced_100.xyz: unknown energy unit 'kcal'"
     ):
         read_samples([path], settings)
+
+
+def test_dipoles_are_read_in_e_angstrom(tmp_path: Path) -> None:
+    atoms = molecule("H2O")
+    atoms.info["energy"] = -1.0
+    atoms.info["mu"] = np.array([0.0, 0.0, 1.0])
+    path = tmp_path / "water.xyz"
+    ase.io.write(path, atoms)
+    settings = DataSettings(train=(str(path),), dipole_key="mu", length_unit="bohr")
+    (sample,) = read_samples([path], settings)
+    np.testing.assert_allclose(sample.dipole, [0.0, 0.0, units.Bohr])

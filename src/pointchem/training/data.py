@@ -64,6 +64,7 @@ class Sample:
         energy: total energy, eV.
         forces: (n_atoms, 3) eV/Å, or None.
         stress: (3, 3) eV/Å³, or None.
+        dipole: (3,) e·Å, or None (read when ``dipole_key`` is set).
         source: "file:frame", for error messages and predictions.
     """
 
@@ -72,6 +73,7 @@ class Sample:
     forces: np.ndarray | None
     stress: np.ndarray | None
     source: str
+    dipole: np.ndarray | None = None
 
 
 def _lookup(atoms: ase.Atoms, key: str, per_atom: bool) -> Any:
@@ -141,12 +143,19 @@ def _sample(
     )
     if stress is not None:  # volume was in file units: recompute in Å³
         stress = stress * energy_factor / length_factor**3
+    dipole = None
+    if settings.dipole_key is not None:
+        value = _lookup(atoms, settings.dipole_key, per_atom=False)
+        if value is None:
+            raise DataError(f"{where}: no dipole under key {settings.dipole_key!r}")
+        dipole = _float_array(value, (3,), "dipole", where) * length_factor
     return Sample(
         atoms=clean,
         energy=energy * energy_factor,
         forces=None if forces is None else forces * energy_factor / length_factor,
         stress=stress,
         source=where,
+        dipole=dipole,
     )
 
 

@@ -66,6 +66,11 @@ class TrainingState:
 def load_splits(config: TrainConfig) -> DataSplits:
     """Read the files of ``config.data`` and split off validation/test as configured."""
     data = config.data
+    if data.dipole_key is not None:
+        raise ValueError(
+            f"data.dipole_key is set, but the {config.architecture!r} family predicts "
+            "energies only; dipole targets are for tensorial kernel models (WK)"
+        )
     train = read_samples(data.train, data)
     fractions = [
         0.0 if data.validation else data.validation_fraction,
