@@ -52,6 +52,7 @@ import jax
 import numpy as np
 from apax.md import ASECalculator
 from apax.train.trainer import EarlyStop
+from apax_time import MODEL
 from ase.calculators.singlepoint import SinglePointCalculator
 
 EXPERIMENT = "gmnn"
@@ -83,12 +84,7 @@ def template_config(args: argparse.Namespace) -> dict:
             "energy_unit": "eV",
         },
         "model": {
-            "name": "gmnn",
-            "basis": {"name": "bessel", "n_basis": 16, "r_max": 5.0},
-            "n_radial": 5,
-            "n_contr": 8,
-            "nn": [256, 256],
-            "calc_stress": False,
+            **MODEL,  # the GM-NN of targets.md, shared with apax_time.py
             "w_init": "lecun",
             "b_init": "zeros",
             "descriptor_dtype": "fp32",
