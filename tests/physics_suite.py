@@ -8,6 +8,8 @@ symmetry operations done in numpy, supercells built by ASE).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import ase
 import ase.io
 import numpy as np
@@ -50,8 +52,20 @@ def carbon_cell() -> ase.Atoms:
     return rattled_copy(atoms, amplitude=0.02, seed=2)
 
 
+NOT_INVARIANT_MIN_ERROR = 1e-4
+"""eV/Å. A family declared not rotation-invariant (bare PET) must miss force
+equivariance by at least this much, or the symmetrization tests would lack power."""
+
+
 class PhysicsSuite:
-    """Checks every :class:`EnergyModel` must pass. Subclasses define ``model``."""
+    """Checks every :class:`EnergyModel` must pass. Subclasses define ``model``.
+
+    A family that is not rotation-invariant by construction (bare PET) sets
+    ``rotation_invariant = False``: its rotation and inversion checks then assert
+    that it *fails* them by a clear margin.
+    """
+
+    rotation_invariant: ClassVar[bool] = True
 
     @pytest.fixture
     def model(self) -> EnergyModel:
@@ -119,8 +133,7 @@ class PhysicsSuite:
         rotated.positions = atoms.positions @ rotation.T
         rotated.set_cell(atoms.cell.array @ rotation.T, scale_atoms=False)
         energy_r, forces_r = self._energy_and_forces(rotated, model, device)
-        assert abs(energy_r - energy) / max(1.0, abs(energy)) < TOL.invariance_relative
-        assert np.abs(forces_r - forces @ rotation.T).max() < TOL.equivariance
+        self._check_symmetry(energy, energy_r, forces_r - forces @ rotation.T)
 
     @pytest.mark.parametrize("builder", [ethanol, carbon_cell])
     def test_inversion_invariance(
@@ -132,8 +145,23 @@ class PhysicsSuite:
         inverted.positions = -atoms.positions
         inverted.set_cell(-atoms.cell.array, scale_atoms=False)
         energy_i, forces_i = self._energy_and_forces(inverted, model, device)
-        assert abs(energy_i - energy) / max(1.0, abs(energy)) < TOL.invariance_relative
-        assert np.abs(forces_i + forces).max() < TOL.equivariance
+        self._check_symmetry(energy, energy_i, forces_i + forces)
+
+    def _check_symmetry(
+        self, energy: float, transformed: float, force_difference: np.ndarray
+    ) -> None:
+        """Assert invariance and equivariance, or a clear failure of both.
+
+        The failure is expected of a family declared not rotation-invariant.
+        """
+        energy_error = abs(transformed - energy) / max(1.0, abs(energy))
+        force_error = np.abs(force_difference).max()
+        if self.rotation_invariant:
+            assert energy_error < TOL.invariance_relative, f"{energy_error:.2e}"
+            assert force_error < TOL.equivariance, f"{force_error:.2e} eV/Å"
+        else:
+            assert energy_error > 1e3 * TOL.invariance_relative, f"{energy_error:.2e}"
+            assert force_error > NOT_INVARIANT_MIN_ERROR, f"{force_error:.2e} eV/Å"
 
     @pytest.mark.parametrize("builder", [ethanol, carbon_cell])
     def test_translation_invariance(

@@ -13,6 +13,8 @@ from typing import Any
 from .models.base import EnergyModel
 from .models.gm import GaussianMomentModel, GMHypers
 from .models.gm.train import initialize_from_data
+from .models.pet import PETHypers, PointEdgeTransformer
+from .models.pet.train import initialize_from_data as initialize_pet
 
 __all__ = ["ARCHITECTURES", "Architecture", "get_architecture"]
 
@@ -32,6 +34,9 @@ class Architecture:
         initialize: family-specific preparation before gradient training, called
             as ``initialize(model, force_rms)`` with the RMS of the training force
             components in eV/Å; None when nothing is needed.
+        rotational_augmentation: whether gradient training rotates (and inverts)
+            every structure at random by default, for families that are not
+            rotation-invariant by construction (PET).
     """
 
     name: str
@@ -39,6 +44,7 @@ class Architecture:
     model: type[EnergyModel]
     fit: Callable[..., Any] | None = None
     initialize: Callable[[Any, float], None] | None = None
+    rotational_augmentation: bool = False
 
     def build(self, hypers: dict[str, Any], atomic_numbers: list[int]) -> EnergyModel:
         """Instantiate the model from plain-dict hypers (as stored in files)."""
@@ -51,6 +57,13 @@ ARCHITECTURES: dict[str, Architecture] = {
         hypers=GMHypers,
         model=GaussianMomentModel,
         initialize=initialize_from_data,
+    ),
+    "pet": Architecture(
+        name="pet",
+        hypers=PETHypers,
+        model=PointEdgeTransformer,
+        initialize=initialize_pet,
+        rotational_augmentation=True,
     ),
 }
 

@@ -27,9 +27,10 @@ from pointchem.models.gm.moments import (
     expand_moments,
     n_gaussian_moment_features,
 )
-from pointchem.models.gm.slots import dense_moments, neighbor_slots
+from pointchem.models.gm.slots import dense_moments
 from pointchem.nn.cutoffs import cosine_cutoff
 from pointchem.nn.mlp import MLP, SWISH_GAIN
+from pointchem.nn.neighbors import neighbor_slots
 from pointchem.nn.radial import (
     bessel_basis,
     bessel_factors,

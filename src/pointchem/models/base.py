@@ -82,6 +82,21 @@ class EnergyModel(torch.nn.Module):
         """Species index (position in ``atomic_numbers``) of every atom, (n_atoms,)."""
         return self.species_of_atomic_number[graph.atomic_numbers]
 
+    def checked_species(self, graph: AtomicGraph) -> torch.Tensor:
+        """Like :meth:`species`, but elements the model does not know raise.
+
+        Raises:
+            ValueError: names the unknown atomic numbers and the known ones.
+        """
+        species = self.species(graph)
+        if bool((species < 0).any()):
+            unknown = sorted(set(graph.atomic_numbers[species < 0].tolist()))
+            raise ValueError(
+                f"atomic numbers {unknown} are unknown to this {type(self).__name__}, "
+                f"which knows {list(self.atomic_numbers)}"
+            )
+        return species
+
     def forward(self, graph: AtomicGraph) -> torch.Tensor:
         """Per-atom energies without the composition baseline, (n_atoms,), eV."""
         raise NotImplementedError

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-__all__ = ["cosine_cutoff"]
+__all__ = ["cosine_cutoff", "polynomial_switch"]
 
 
 def cosine_cutoff(distances: torch.Tensor, cutoff: float) -> torch.Tensor:
@@ -21,3 +21,25 @@ def cosine_cutoff(distances: torch.Tensor, cutoff: float) -> torch.Tensor:
     """
     clipped = torch.clamp(distances, max=cutoff)
     return 0.5 * (torch.cos(clipped * (math.pi / cutoff)) + 1.0)
+
+
+def polynomial_switch(
+    distances: torch.Tensor, cutoff: float, width: float
+) -> torch.Tensor:
+    """Switch from 1 to 0 over [r_c − Δ, r_c] with the quintic "smootherstep".
+
+    f = 1 − s³(6s² − 15s + 10), s = (r − r_c + Δ)/Δ clipped to [0, 1]: 1 below
+    r_c − Δ, 0 at and beyond r_c, with value, slope and curvature continuous (C²).
+    Near r_c, f ∝ (r_c − r)³, so an atom crossing the cutoff changes forces only
+    quadratically in its distance to it (a cosine switch changes them linearly).
+
+    Args:
+        distances: any shape, Å.
+        cutoff: r_c in Å.
+        width: Δ in Å, 0 < Δ ≤ r_c.
+
+    Returns:
+        Same shape as ``distances``, dimensionless, in [0, 1].
+    """
+    s = torch.clamp((distances - (cutoff - width)) / width, min=0.0, max=1.0)
+    return 1.0 - s * s * s * (s * (6.0 * s - 15.0) + 10.0)

@@ -11,7 +11,25 @@ import torch
 from ..graph import AtomicGraph, atoms_to_graph, batch_graphs
 from .data import Sample
 
-__all__ = ["Batch", "BatchMaker"]
+__all__ = ["Batch", "BatchMaker", "random_orthogonal"]
+
+
+def random_orthogonal(n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Draw n random O(3) matrices: Haar-uniform rotations, half of them times −1.
+
+    Args:
+        n: how many.
+        generator: torch random generator (CPU) for reproducible draws.
+
+    Returns:
+        (n, 3, 3) float64; each acts on column vectors, v → Q v.
+    """
+    gaussian = torch.randn(n, 3, 3, generator=generator, dtype=torch.float64)
+    q, r = torch.linalg.qr(gaussian)
+    q = q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1)).unsqueeze(-2)
+    q = q * torch.linalg.det(q)[:, None, None]  # now a proper rotation
+    flips = torch.randint(0, 2, (n,), generator=generator) * 2 - 1
+    return q * flips.to(torch.float64)[:, None, None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +51,31 @@ class Batch:
     forces: torch.Tensor | None
     stress: torch.Tensor
     has_stress: torch.Tensor
+
+    def rotated(self, orthogonal: torch.Tensor) -> Batch:
+        """The same batch with system s rotated (or inverted) by ``orthogonal[s]``.
+
+        Positions, cell vectors and forces transform as vectors, stress as a rank-2
+        tensor (Q σ Qᵀ); energies and the neighbor list are unchanged.
+
+        Args:
+            orthogonal: (n_systems, 3, 3) orthogonal matrices (acting on column
+                vectors), e.g. from :func:`random_orthogonal`.
+        """
+        graph = self.graph
+        q = orthogonal.to(device=graph.device, dtype=graph.dtype)
+        per_atom = q[graph.system_index]
+        rotated_graph = graph.replace(
+            positions=torch.einsum("nkj,nj->nk", per_atom, graph.positions),
+            cell=graph.cell @ q.transpose(1, 2),
+        )
+        forces = self.forces
+        if forces is not None:
+            forces = torch.einsum("nkj,nj->nk", per_atom, forces)
+        stress = q @ self.stress @ q.transpose(1, 2)
+        return dataclasses.replace(
+            self, graph=rotated_graph, forces=forces, stress=stress
+        )
 
 
 class BatchMaker:

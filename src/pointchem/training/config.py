@@ -90,6 +90,12 @@ class TrainingSettings:
     stress_weight: float = 0.0
     """Weight of the stress-component MSE (eV²/Å⁶); used only where stress is known."""
 
+    rotational_augmentation: bool | None = None
+    """Rotate (Haar-uniform) and, half of the time, invert every training structure
+    anew in every epoch; null: the family's default (on for PET, which is not
+    rotation-invariant by construction; off for invariant families, where it changes
+    nothing but rounding)."""
+
     early_stopping_patience: int | None = 200
     """Stop after this many epochs without a better validation metric; null: never."""
 

@@ -26,7 +26,7 @@ from ..evaluate import evaluate
 from ..models.base import EnergyModel
 from ..registry import get_architecture
 from ..serialization import save_potential
-from .batches import BatchMaker
+from .batches import BatchMaker, random_orthogonal
 from .config import TrainConfig, TrainingSettings
 from .data import Sample, file_sha256, read_samples, split_samples
 from .log import TrainingLog
@@ -182,7 +182,11 @@ class _Optimisation:
 
 
 def _train_epoch(
-    model: EnergyModel, maker: BatchMaker, optimisation: _Optimisation, epoch: int
+    model: EnergyModel,
+    maker: BatchMaker,
+    optimisation: _Optimisation,
+    epoch: int,
+    augment: bool,
 ) -> dict[str, float]:
     settings = optimisation.settings
     generator = torch.Generator().manual_seed(settings.seed * 100_003 + epoch)
@@ -190,6 +194,8 @@ def _train_epoch(
     sums: dict[str, float] = {}
     n_batches = 0
     for batch in maker.batches(settings.batch_size, generator):
+        if augment:
+            batch = batch.rotated(random_orthogonal(batch.graph.n_systems, generator))
         periodic = bool(batch.has_stress.all()) and settings.stress_weight > 0
         prediction = evaluate(
             model, batch.graph, forces=maker.has_forces, stress=periodic, training=True
@@ -350,6 +356,9 @@ def train(
     train_maker = BatchMaker(splits.train, model.cutoff, dtype, device)
     steps_per_epoch = math.ceil(len(train_maker) / settings.batch_size)
     optimisation = _Optimisation(model, settings, steps_per_epoch)
+    augment = settings.rotational_augmentation
+    if augment is None:
+        augment = get_architecture(config.architecture).rotational_augmentation
     state = TrainingState()
     if restart:
         state = _load_checkpoint(output / CHECKPOINT, model, optimisation)
@@ -358,7 +367,7 @@ def train(
         log.resume(state.epoch)
     start = time.perf_counter()
     while state.epoch < settings.epochs:
-        row = _train_epoch(model, train_maker, optimisation, state.epoch)
+        row = _train_epoch(model, train_maker, optimisation, state.epoch, augment)
         state.epoch += 1
         if (
             state.epoch % settings.validation_interval == 0

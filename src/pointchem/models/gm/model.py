@@ -12,11 +12,12 @@ import torch
 from ...graph import AtomicGraph, edge_vectors
 from ...nn.cutoffs import cosine_cutoff
 from ...nn.mlp import MLP
+from ...nn.neighbors import neighbor_slots
 from ...nn.radial import RadialFactors, bessel_factors, gaussian_factors
 from ..base import EnergyModel
 from .hypers import GMHypers
 from .moments import GaussianMoments
-from .slots import dense_moments, neighbor_slots
+from .slots import dense_moments
 
 __all__ = ["GaussianMomentModel", "SpeciesPairRadial"]
 
@@ -114,7 +115,7 @@ class GaussianMomentModel(EnergyModel):
         Raises:
             ValueError: the graph contains an element the model does not know.
         """
-        species = self._checked_species(graph)
+        species = self.checked_species(graph)
         n_atoms = graph.n_atoms
         vectors = edge_vectors(graph)
         edges = self._edges_inside(graph, vectors)
@@ -187,16 +188,6 @@ class GaussianMomentModel(EnergyModel):
             torch.zeros_like(distances),
         )
         return factors.times(cosine_cutoff(distances, cutoff), envelope_slope)
-
-    def _checked_species(self, graph: AtomicGraph) -> torch.Tensor:
-        species = self.species(graph)
-        if bool((species < 0).any()):
-            unknown = sorted(set(graph.atomic_numbers[species < 0].tolist()))
-            raise ValueError(
-                f"atomic numbers {unknown} are unknown to this GM model, which knows "
-                f"{list(self.atomic_numbers)}"
-            )
-        return species
 
 
 class SpeciesPairRadial:

@@ -18,31 +18,7 @@ import torch
 
 from .moments import MONOMIAL_SLOPES, N_MONOMIALS, monomials
 
-__all__ = ["SlotRadial", "dense_moments", "neighbor_slots"]
-
-
-def neighbor_slots(centre: torch.Tensor, n_atoms: int) -> tuple[torch.Tensor, int]:
-    """Place every edge in a slot ``centre · K + rank within its centre``.
-
-    Args:
-        centre: (n_edges,) int64 centre atom of each edge, any order.
-        n_atoms: number of atoms.
-
-    Returns:
-        (n_edges,) int64 slot of each edge in a (n_atoms · K) table, and K ≥ 1, the
-        largest number of edges of one atom.
-    """
-    n_edges = centre.shape[0]
-    counts = torch.bincount(centre, minlength=n_atoms)
-    width = max(int(counts.max()), 1) if n_edges else 1
-    starts = torch.cumsum(counts, 0) - counts
-    positions = torch.arange(n_edges, device=centre.device)
-    if n_edges < 2 or bool((centre[1:] >= centre[:-1]).all()):
-        return centre * width + positions - starts[centre], width
-    ordered, order = torch.sort(centre, stable=True)
-    rank = torch.empty_like(centre)
-    rank[order] = positions - starts[ordered]
-    return centre * width + rank, width
+__all__ = ["SlotRadial", "dense_moments"]
 
 
 class SlotRadial(Protocol):

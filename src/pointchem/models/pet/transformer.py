@@ -1,0 +1,128 @@
+"""A pre-LayerNorm transformer whose attention fades tokens out with a cutoff weight.
+
+Written with plain matrix products and softmax (no fused attention kernel), so that
+second derivatives exist on every device: training on forces differentiates the
+forces, which are themselves gradients of the energy.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+__all__ = ["CutoffAttention", "CutoffTransformer", "TransformerLayer"]
+
+ATTENTION_ELEMENTS_PER_CHUNK = 1 << 24
+"""Largest number of attention weights (atoms × heads × tokens²) formed at once;
+bigger inputs are split into chunks of atoms, which bounds the transient memory of
+dense systems (about 64 MiB per chunk in float32)."""
+
+
+class CutoffAttention(torch.nn.Module):
+    r"""Multi-head self-attention in which each key token b carries a weight f_b.
+
+    With ordinary attention weights α_ab = softmax_b(q_a·k_b / √d_h), the weights used
+    are α̃_ab = α_ab f_b / Σ_b' α_ab' f_b'. A token with f_b = 0 (a neighbour at the
+    cutoff, or padding) has no influence on any other token, and as f_b → 0
+    continuously its influence vanishes continuously. The central token has f = 1,
+    so the denominator never vanishes.
+
+    Args:
+        d_model: token width.
+        n_heads: number of heads, dividing ``d_model``.
+
+    Shapes:
+        forward: tokens (n, T, d_model), weights (n, T) → (n, T, d_model).
+    """
+
+    def __init__(self, d_model: int, n_heads: int):
+        super().__init__()
+        self.n_heads = n_heads
+        self.head_width = d_model // n_heads
+        self.project_in = torch.nn.Linear(d_model, 3 * d_model)
+        self.project_out = torch.nn.Linear(d_model, d_model)
+
+    def forward(self, tokens: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """Attend within each of the n token sets."""
+        n, n_tokens, d_model = tokens.shape
+        heads = self.project_in(tokens).view(
+            n, n_tokens, 3, self.n_heads, self.head_width
+        )
+        query, key, value = heads.permute(2, 0, 3, 1, 4).unbind(0)
+        scores = (query @ key.transpose(-1, -2)) * (1.0 / math.sqrt(self.head_width))
+        attention = torch.softmax(scores, dim=-1) * weights[:, None, None, :]
+        norm = attention.sum(-1, keepdim=True)
+        attention = attention / norm.clamp_min(torch.finfo(norm.dtype).tiny)
+        mixed = (attention @ value).transpose(1, 2).reshape(n, n_tokens, d_model)
+        return self.project_out(mixed)
+
+
+class TransformerLayer(torch.nn.Module):
+    """x ← x + attention(LN(x)); x ← x + FF(LN(x)), FF = Linear–SiLU–Linear.
+
+    Args:
+        d_model: token width.
+        n_heads: attention heads.
+        d_feedforward: hidden width of the feed-forward block.
+    """
+
+    def __init__(self, d_model: int, n_heads: int, d_feedforward: int):
+        super().__init__()
+        self.attention_norm = torch.nn.LayerNorm(d_model)
+        self.attention = CutoffAttention(d_model, n_heads)
+        self.feedforward_norm = torch.nn.LayerNorm(d_model)
+        self.feedforward = torch.nn.Sequential(
+            torch.nn.Linear(d_model, d_feedforward),
+            torch.nn.SiLU(),
+            torch.nn.Linear(d_feedforward, d_model),
+        )
+
+    def forward(self, tokens: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """(n, T, d_model) tokens with (n, T) key weights → (n, T, d_model)."""
+        tokens = tokens + self.attention(self.attention_norm(tokens), weights)
+        return tokens + self.feedforward(self.feedforward_norm(tokens))
+
+
+class CutoffTransformer(torch.nn.Module):
+    """A stack of :class:`TransformerLayer` and a final LayerNorm, chunked over sets.
+
+    Token sets (one per atom) are independent, so inputs with more than
+    :data:`ATTENTION_ELEMENTS_PER_CHUNK` attention weights are processed in chunks
+    of sets; results do not depend on the chunking.
+
+    Args:
+        d_model: token width.
+        n_heads: attention heads.
+        d_feedforward: hidden width of the feed-forward blocks.
+        n_layers: number of layers.
+
+    Shapes:
+        forward: tokens (n, T, d_model), weights (n, T) → (n, T, d_model).
+    """
+
+    def __init__(self, d_model: int, n_heads: int, d_feedforward: int, n_layers: int):
+        super().__init__()
+        self.layers = torch.nn.ModuleList(
+            TransformerLayer(d_model, n_heads, d_feedforward) for _ in range(n_layers)
+        )
+        self.final_norm = torch.nn.LayerNorm(d_model)
+        self.n_heads = n_heads
+
+    def forward(self, tokens: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """Run every layer on every token set, chunk by chunk if large."""
+        n, n_tokens, _ = tokens.shape
+        per_set = self.n_heads * n_tokens * n_tokens
+        chunk = max(1, ATTENTION_ELEMENTS_PER_CHUNK // per_set)
+        if n <= chunk:
+            return self._run(tokens, weights)
+        pieces = [
+            self._run(tokens[start : start + chunk], weights[start : start + chunk])
+            for start in range(0, n, chunk)
+        ]
+        return torch.cat(pieces)
+
+    def _run(self, tokens: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers:
+            tokens = layer(tokens, weights)
+        return self.final_norm(tokens)
