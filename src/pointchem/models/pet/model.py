@@ -13,7 +13,7 @@ from ...nn.mlp import MLP
 from ...nn.neighbors import TopologyCache, neighbor_slots, reverse_edges
 from ..base import EnergyModel
 from .hypers import PETHypers
-from .transformer import CutoffTransformer
+from .transformer import CutoffTransformer, log_key_weights
 
 __all__ = ["EdgeLayout", "MessagePassingLayer", "PointEdgeTransformer"]
 
@@ -25,11 +25,13 @@ class EdgeLayout:
         centre: (n_edges,) int64 centre atom i of each edge i→j.
         neighbor: (n_edges,) int64 neighbour atom j.
         reverse: (n_edges,) int64 position of the edge j→i (opposite shift).
-        slots: (n_edges,) int64 position in an (n_atoms · width) token table.
         width: the largest number of neighbours of one atom (≥ 1).
+        token_slots: (n_atoms + n_edges,) int64 position of every token (central
+            tokens first, then edges) in an (n_atoms · (1 + width)) token table
+            where atom a's central token is row a · (1 + width).
         switch: (n_edges,) cutoff weight f_c(r_ij), differentiable.
-        key_weights: (n_atoms, 1 + width) attention weights of the tokens: 1 for the
-            central token, f_c for edges, 0 for padding.
+        log_key_weights: (n_atoms, 1 + width) log attention weights of the tokens:
+            0 for the central token, log f_c for edges, −inf for padding.
         geometry: (n_edges, 4) edge inputs [x_ij, y_ij, z_ij, r_ij], Å.
     """
 
@@ -49,11 +51,15 @@ class EdgeLayout:
         hypers = model.hypers
         self.switch = polynomial_switch(lengths, hypers.cutoff, hypers.cutoff_width)
         n_atoms = graph.n_atoms
-        self.slots, self.width = neighbor_slots(self.centre, n_atoms)
-        table = self.switch.new_zeros(n_atoms * self.width)
-        table = table.index_copy(0, self.slots, self.switch)
-        central = self.switch.new_ones(n_atoms, 1)
-        self.key_weights = torch.cat([central, table.view(n_atoms, self.width)], 1)
+        slots, self.width = neighbor_slots(self.centre, n_atoms)
+        stride = self.width + 1
+        central = torch.arange(n_atoms, device=slots.device) * stride
+        self.token_slots = torch.cat([central, slots + self.centre + 1])
+        weights = self.switch.new_zeros(n_atoms * stride)
+        weights = weights.index_copy(
+            0, self.token_slots, torch.cat([self.switch.new_ones(n_atoms), self.switch])
+        )
+        self.log_key_weights = log_key_weights(weights.view(n_atoms, stride))
         self.geometry = torch.cat([vectors, lengths.unsqueeze(1)], 1)
 
 
@@ -104,17 +110,18 @@ class MessagePassingLayer(torch.nn.Module):
             layout: the edges and their token slots.
             messages: (n_edges, d) input message of every edge.
         """
-        n_atoms, width = species.shape[0], layout.width
+        n_atoms, stride = species.shape[0], layout.width + 1
         geometry = self.geometry_embedding(layout.geometry)
         edge_tokens = self.compress(torch.cat([geometry, messages], 1))
         d_model = edge_tokens.shape[1]
-        table = edge_tokens.new_zeros(n_atoms * width, d_model)
-        table = table.index_copy(0, layout.slots, edge_tokens)
-        central = self.central_embedding(species).unsqueeze(1)
-        tokens = torch.cat([central, table.view(n_atoms, width, d_model)], 1)
-        outputs = self.transformer(tokens, layout.key_weights)
-        central_out = outputs[:, 0]
-        edge_out = outputs[:, 1:].reshape(n_atoms * width, d_model)[layout.slots]
+        every = torch.cat([self.central_embedding(species), edge_tokens])
+        table = every.new_zeros(n_atoms * stride, d_model)
+        table = table.index_copy(0, layout.token_slots, every)
+        outputs = self.transformer(
+            table.view(n_atoms, stride, d_model), layout.log_key_weights
+        )
+        every = outputs.view(n_atoms * stride, d_model)[layout.token_slots]
+        central_out, edge_out = every[:n_atoms], every[n_atoms:]
         bonds = self.bond_head(edge_out).squeeze(1) * layout.switch
         energies = self.atomic_head(central_out).squeeze(1)
         return energies.index_add(0, layout.centre, bonds), edge_out

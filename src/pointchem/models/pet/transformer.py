@@ -11,7 +11,12 @@ import math
 
 import torch
 
-__all__ = ["CutoffAttention", "CutoffTransformer", "TransformerLayer"]
+__all__ = [
+    "CutoffAttention",
+    "CutoffTransformer",
+    "TransformerLayer",
+    "log_key_weights",
+]
 
 ATTENTION_ELEMENTS_PER_CHUNK = 1 << 24
 """Largest number of attention weights (atoms × heads × tokens²) formed at once;
@@ -22,18 +27,19 @@ dense systems (about 64 MiB per chunk in float32)."""
 class CutoffAttention(torch.nn.Module):
     r"""Multi-head self-attention in which each key token b carries a weight f_b.
 
-    With ordinary attention weights α_ab = softmax_b(q_a·k_b / √d_h), the weights used
-    are α̃_ab = α_ab f_b / Σ_b' α_ab' f_b'. A token with f_b = 0 (a neighbour at the
-    cutoff, or padding) has no influence on any other token, and as f_b → 0
-    continuously its influence vanishes continuously. The central token has f = 1,
-    so the denominator never vanishes.
+    With ordinary attention weights α_ab = softmax_b(q_a·k_b / √d_h), the weights
+    used are α̃_ab = α_ab f_b / Σ_b' α_ab' f_b', computed as
+    softmax_b(q_a·k_b / √d_h + log f_b).
+    A token with f_b = 0 (padding) has no influence on any other token, and as
+    f_b → 0 continuously (a neighbour reaching the cutoff) its influence vanishes
+    continuously. The central token has f = 1, so the normalisation never vanishes.
 
     Args:
         d_model: token width.
         n_heads: number of heads, dividing ``d_model``.
 
     Shapes:
-        forward: tokens (n, T, d_model), weights (n, T) → (n, T, d_model).
+        forward: tokens (n, T, d_model), log_weights (n, T) → (n, T, d_model).
     """
 
     def __init__(self, d_model: int, n_heads: int):
@@ -43,19 +49,38 @@ class CutoffAttention(torch.nn.Module):
         self.project_in = torch.nn.Linear(d_model, 3 * d_model)
         self.project_out = torch.nn.Linear(d_model, d_model)
 
-    def forward(self, tokens: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, log_weights: torch.Tensor) -> torch.Tensor:
         """Attend within each of the n token sets."""
         n, n_tokens, d_model = tokens.shape
-        heads = self.project_in(tokens).view(
-            n, n_tokens, 3, self.n_heads, self.head_width
+        n_heads, width = self.n_heads, self.head_width
+        # one copy into (3, n·heads, T, width); q, k, v are then plain views
+        heads = self.project_in(tokens).view(n, n_tokens, 3, n_heads, width)
+        heads = heads.permute(2, 0, 3, 1, 4).reshape(3, n * n_heads, n_tokens, width)
+        query, key, value = heads.unbind(0)
+        bias = log_weights.repeat_interleave(n_heads, 0).unsqueeze(1)
+        scores = torch.baddbmm(
+            bias, query, key.transpose(1, 2), alpha=1.0 / math.sqrt(width)
         )
-        query, key, value = heads.permute(2, 0, 3, 1, 4).unbind(0)
-        scores = (query @ key.transpose(-1, -2)) * (1.0 / math.sqrt(self.head_width))
-        attention = torch.softmax(scores, dim=-1) * weights[:, None, None, :]
-        norm = attention.sum(-1, keepdim=True)
-        attention = attention / norm.clamp_min(torch.finfo(norm.dtype).tiny)
-        mixed = (attention @ value).transpose(1, 2).reshape(n, n_tokens, d_model)
-        return self.project_out(mixed)
+        mixed = torch.softmax(scores, dim=-1) @ value
+        mixed = mixed.view(n, n_heads, n_tokens, width).transpose(1, 2)
+        return self.project_out(mixed.reshape(n, n_tokens, d_model))
+
+
+def log_key_weights(weights: torch.Tensor) -> torch.Tensor:
+    """Logarithm of key weights for :class:`CutoffAttention`, −inf where f = 0.
+
+    Where f = 0 (padding, or exactly at the cutoff) the result is −inf and no
+    gradient flows; elsewhere d log f = df / f.
+
+    Args:
+        weights: key weights f in [0, 1], any shape.
+
+    Returns:
+        Same shape and dtype.
+    """
+    positive = weights > 0
+    safe = torch.where(positive, weights, torch.ones_like(weights))
+    return torch.where(positive, torch.log(safe), torch.full_like(weights, -math.inf))
 
 
 class TransformerLayer(torch.nn.Module):
@@ -78,9 +103,9 @@ class TransformerLayer(torch.nn.Module):
             torch.nn.Linear(d_feedforward, d_model),
         )
 
-    def forward(self, tokens: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-        """(n, T, d_model) tokens with (n, T) key weights → (n, T, d_model)."""
-        tokens = tokens + self.attention(self.attention_norm(tokens), weights)
+    def forward(self, tokens: torch.Tensor, log_weights: torch.Tensor) -> torch.Tensor:
+        """(n, T, d_model) tokens with (n, T) log key weights → (n, T, d_model)."""
+        tokens = tokens + self.attention(self.attention_norm(tokens), log_weights)
         return tokens + self.feedforward(self.feedforward_norm(tokens))
 
 
@@ -98,7 +123,8 @@ class CutoffTransformer(torch.nn.Module):
         n_layers: number of layers.
 
     Shapes:
-        forward: tokens (n, T, d_model), weights (n, T) → (n, T, d_model).
+        forward: tokens (n, T, d_model), log_weights (n, T) (see
+        :func:`log_key_weights`) → (n, T, d_model).
     """
 
     def __init__(self, d_model: int, n_heads: int, d_feedforward: int, n_layers: int):
@@ -109,20 +135,20 @@ class CutoffTransformer(torch.nn.Module):
         self.final_norm = torch.nn.LayerNorm(d_model)
         self.n_heads = n_heads
 
-    def forward(self, tokens: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, log_weights: torch.Tensor) -> torch.Tensor:
         """Run every layer on every token set, chunk by chunk if large."""
         n, n_tokens, _ = tokens.shape
         per_set = self.n_heads * n_tokens * n_tokens
         chunk = max(1, ATTENTION_ELEMENTS_PER_CHUNK // per_set)
         if n <= chunk:
-            return self._run(tokens, weights)
+            return self._run(tokens, log_weights)
         pieces = [
-            self._run(tokens[start : start + chunk], weights[start : start + chunk])
+            self._run(tokens[start : start + chunk], log_weights[start : start + chunk])
             for start in range(0, n, chunk)
         ]
         return torch.cat(pieces)
 
-    def _run(self, tokens: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    def _run(self, tokens: torch.Tensor, log_weights: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:
-            tokens = layer(tokens, weights)
+            tokens = layer(tokens, log_weights)
         return self.final_norm(tokens)
