@@ -37,11 +37,13 @@ SYSTEM_NAMES = ("ethanol", "192", "1536", "12288")
 PUBLISHED_MS = {
     "apax": {"ethanol": 0.8, "192": 91.0, "1536": 738.0, "12288": 7601.0},
     "TorchANI": {"ethanol": 10.7, "192": 44.0, "1536": 331.0, "12288": 3510.0},
+    "metatrain PET": {"ethanol": 13.9, "192": 776.0, "1536": 16081.0},
 }
 """Peer timings from targets.md, ms per energy+forces(+stress) call, float32, 1 thread.
 
 apax 0.14: GM-NN, Bessel 16, 5 radial, 8 contractions, MLP 256-256, JAX jit.
-TorchANI 2.9: ANI-2x architecture, 8-model ensemble. Measured on a 2-core machine
+TorchANI 2.9: ANI-2x architecture, 8-model ensemble. metatrain 2026.4 PET: defaults
+(2.9 M parameters), metatomic-ase calculator, skin 2 Å. Measured on a 2-core machine
 of the kind we develop on, partly loaded: read as ±30 %.
 """
 

@@ -1,8 +1,10 @@
-"""Speed of the GM potential through PointChemCalculator, and where a call's time goes.
+"""Speed of a potential through PointChemCalculator, and where a call's time goes.
 
 For every benchmark system of ``shared/spec/targets.md`` (see ``benchmarks/systems.py``)
-and every device, with an untrained GaussianMomentModel of the apax-like size (Bessel
-16, 5 radial functions, MLP 256-256, cutoff 5 Å; speed does not depend on training):
+and every device, with an untrained model of the family chosen by ``--family``
+(speed does not depend on training): ``gm``, a GaussianMomentModel of the apax-like
+size (Bessel 16, 5 radial functions, MLP 256-256, cutoff 5 Å), or ``pet``, a
+PointEdgeTransformer with its default hyperparameters (``PETHypers()``):
 
 - **calculator call**: median wall time of one energy + forces (+ stress for the
   periodic boxes) call of ``PointChemCalculator``, with neighbor-list skin 1.0 Å (the
@@ -24,12 +26,13 @@ then one of each item), so load from other work on the machine hits them alike. 
 untrained model's energy scale is shrunk 100x so that the short MD runs stay physical
 (same amount of computation). Medians over ``--calls`` rounds after ``--warmup``.
 
-The table also lists the peer timings of targets.md (apax, TorchANI), the ratio
-peer / ours for the default calculator (skin 1.0), and, when
+The table also lists the peer timings of targets.md (GM: apax and TorchANI; PET:
+metatrain's PET), the ratio peer / ours for the default calculator (skin 1.0), and,
+for GM, when
 ``benchmarks/out/apax_time.json`` exists (written by
 ``benchmarks/peers/apax_timing.sh``), apax re-measured on this machine. Results go
 to stdout (markdown) and to
-``benchmarks/out/time_calculator-<device>-<dtype>-<threads>t.json`` (results of
+``benchmarks/out/time_calculator-<family>-<device>-<dtype>-<threads>t.json`` (results of
 systems not measured in a run are kept from earlier runs; each has its date).
 
 Run from the repository root, with the project's virtual environment active::
@@ -37,6 +40,7 @@ Run from the repository root, with the project's virtual environment active::
     python benchmarks/time_calculator.py                      # ethanol,192,1536
     python benchmarks/time_calculator.py --sizes 12288 --calls-large 3
     python benchmarks/time_calculator.py --dtype float64 --threads 2 --device cpu
+    python benchmarks/time_calculator.py --family pet --sizes ethanol,192,1536
 
 Timings use one torch thread by default (``--threads``): on a 2-core machine shared
 with other work, two threads made timings erratic (targets.md).
@@ -66,13 +70,28 @@ from systems import PUBLISHED_MS, SYSTEM_NAMES, build_system
 import pointchem
 from pointchem import PointChemCalculator, evaluate
 from pointchem.graph import atoms_to_graph
+from pointchem.models.base import EnergyModel
 from pointchem.models.gm import GaussianMomentModel, GMHypers
+from pointchem.models.pet import PETHypers, PointEdgeTransformer
 
 OUT_DIR = Path(__file__).resolve().parent / "out"
 APAX_JSON = OUT_DIR / "apax_time.json"
-HYPERS = GMHypers(
-    cutoff=5.0, radial_basis="bessel", n_basis=16, n_radial=5, hidden_sizes=(256, 256)
-)
+FAMILIES = {
+    "gm": (
+        GaussianMomentModel,
+        GMHypers(
+            cutoff=5.0,
+            radial_basis="bessel",
+            n_basis=16,
+            n_radial=5,
+            hidden_sizes=(256, 256),
+        ),
+    ),
+    "pet": (PointEdgeTransformer, PETHypers()),
+}
+"""Family name → (model class, hyperparameters of the timed model)."""
+PEERS = {"gm": ("apax", "TorchANI"), "pet": ("metatrain PET",)}
+"""Peers of targets.md each family is compared with."""
 ATOMIC_NUMBERS = (1, 6, 8)
 PERTURBATION = 0.01
 """Å, standard deviation of the fresh random displacement before each call."""
@@ -91,6 +110,7 @@ def parse_args() -> argparse.Namespace:
         default="ethanol,192,1536",
         help=f"comma-separated systems out of {','.join(SYSTEM_NAMES)}",
     )
+    parser.add_argument("--family", default="gm", choices=sorted(FAMILIES))
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument(
@@ -173,7 +193,7 @@ def time_interleaved(
 
 
 def attach_calculator(
-    atoms: ase.Atoms, model: GaussianMomentModel, skin: float, plan: dict
+    atoms: ase.Atoms, model: EnergyModel, skin: float, plan: dict
 ) -> ase.Atoms:
     atoms = atoms.copy()
     atoms.calc = PointChemCalculator(
@@ -191,7 +211,7 @@ def ase_call(atoms: ase.Atoms) -> None:
 
 
 def time_single_points(
-    atoms: ase.Atoms, model: GaussianMomentModel, plan: dict
+    atoms: ase.Atoms, model: EnergyModel, plan: dict
 ) -> dict[str, dict]:
     """Calculator calls (skin 1 and 0), model alone, and neighbor lists alone.
 
@@ -247,7 +267,7 @@ def set_temperature(atoms: ase.Atoms, kelvin: float, rng: np.random.Generator) -
     atoms.set_momenta(momenta)
 
 
-def time_md(atoms: ase.Atoms, model: GaussianMomentModel, plan: dict) -> dict:
+def time_md(atoms: ase.Atoms, model: EnergyModel, plan: dict) -> dict:
     """Time per VelocityVerlet step (0.5 fs, from 300 K), skin 1 and 0 interleaved.
 
     Both runs start from the same velocities and take their steps in alternation, so
@@ -303,25 +323,26 @@ def make_plan(args: argparse.Namespace, device: torch.device, n_atoms: int) -> d
 
 
 def make_model(
-    seed: int, device: torch.device, dtype: torch.dtype
-) -> GaussianMomentModel:
-    """Untrained GM model, its energy scale shrunk by ENERGY_SCALE.
+    family: str, seed: int, device: torch.device, dtype: torch.dtype
+) -> EnergyModel:
+    """Untrained model of ``family``, its energy scale shrunk by ENERGY_SCALE.
 
     With random weights the forces in the water boxes are ~5 eV/Å (rms), enough to
     make hydrogens collide within a few MD steps; scaled down they are ~0.05 eV/Å.
     The factor does not change the amount of computation.
     """
     torch.manual_seed(seed)
-    model = GaussianMomentModel(HYPERS, atomic_numbers=ATOMIC_NUMBERS)
+    model_class, hypers = FAMILIES[family]
+    model = model_class(hypers, atomic_numbers=ATOMIC_NUMBERS)
     with torch.no_grad():
-        model.scale.mul_(ENERGY_SCALE)
+        model.scale.mul_(ENERGY_SCALE)  # type: ignore[operator]
     return model.to(device=device, dtype=dtype).eval()
 
 
 def measure_system(name: str, args: argparse.Namespace, device: torch.device) -> dict:
     atoms = build_system(name, seed=args.seed)
     plan = make_plan(args, device, len(atoms))
-    model = make_model(args.seed, device, plan["dtype"])
+    model = make_model(args.family, args.seed, device, plan["dtype"])
     result: dict = {"system": name, "n_atoms": len(atoms)}
     result.update(time_single_points(atoms, model, plan))
     result.update(time_md(atoms, model, plan))
@@ -356,19 +377,20 @@ def _ratio(peer: float | None, ours: float) -> str:
 TABLE_HEADER = (
     "| system | atoms | edges | calc ms (skin 1) | calc ms (skin 0) | model ms "
     "| atoms_to_graph ms | vesin ms | outside model (skin 1 / 0) "
-    "| MD ms/step (skin 1 / 0) | CPU/wall | apax ms (targets) | apax/ours "
-    "| TorchANI ms (targets) | ANI/ours | apax ms (here) | apax here/ours |"
+    "| MD ms/step (skin 1 / 0) | CPU/wall |"
 )
 
 
-def table_row(result: dict, apax: dict | None) -> str:
+def table_header(family: str) -> str:
+    """The markdown header: our columns, then (ms, ratio) per peer of ``family``."""
+    peers = "".join(f" {peer} ms (targets) | {peer}/ours |" for peer in PEERS[family])
+    apax = " apax ms (here) | apax here/ours |" if family == "gm" else ""
+    return TABLE_HEADER + peers + apax
+
+
+def table_row(result: dict, apax: dict | None, family: str = "gm") -> str:
     name = result["system"]
     ours = result["calculator_skin_1"]["median_ms"]
-    apax_here = None
-    if apax is not None and name in apax.get("results", {}):
-        apax_here = apax["results"][name]["median_ms"]
-    published_apax = PUBLISHED_MS["apax"].get(name)
-    published_ani = PUBLISHED_MS["TorchANI"].get(name)
     cells = [
         name,
         str(result["n_atoms"]),
@@ -383,13 +405,15 @@ def table_row(result: dict, apax: dict | None) -> str:
         f"{_fmt(result['md_skin_1']['ms_per_step'])} / "
         f"{_fmt(result['md_skin_0']['ms_per_step'])}",
         f"{result['calculator_skin_1']['cpu_per_wall']:.2f}",
-        _fmt(published_apax),
-        _ratio(published_apax, ours),
-        _fmt(published_ani),
-        _ratio(published_ani, ours),
-        _fmt(apax_here),
-        _ratio(apax_here, ours),
     ]
+    for peer in PEERS[family]:
+        published = PUBLISHED_MS[peer].get(name)
+        cells += [_fmt(published), _ratio(published, ours)]
+    if family == "gm":
+        apax_here = None
+        if apax is not None and name in apax.get("results", {}):
+            apax_here = apax["results"][name]["median_ms"]
+        cells += [_fmt(apax_here), _ratio(apax_here, ours)]
     return "| " + " | ".join(cells) + " |"
 
 
@@ -397,13 +421,15 @@ def print_table(
     results: list[dict], meta: dict, apax: dict | None, device: torch.device
 ) -> None:
     print(
-        f"\n### pointchem GM on {device} ({meta['cpu']}), {meta['dtype']}, "
+        f"\n### pointchem {meta['family'].upper()} on {device} ({meta['cpu']}), "
+        f"{meta['dtype']}, "
         f"{meta['threads']} torch thread(s), load average {meta['load_average']}\n"
     )
-    print(TABLE_HEADER)
-    print("|" + "---|" * TABLE_HEADER.count(" | ") + "---|")
+    header = table_header(meta["family"])
+    print(header)
+    print("|" + "---|" * header.count(" | ") + "---|")
     for result in results:
-        print(table_row(result, apax))
+        print(table_row(result, apax, meta["family"]))
     print(
         "\nMedians. calc = one energy+forces(+stress) PointChemCalculator call with "
         f"fresh positions (σ {PERTURBATION} Å); skin 1 reuses the neighbor list, "
@@ -449,7 +475,8 @@ def run_meta(args: argparse.Namespace, device: torch.device) -> dict:
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "pointchem": pointchem.__version__,
-        "hypers": {**HYPERS.__dict__},
+        "family": args.family,
+        "hypers": {**FAMILIES[args.family][1].__dict__},
         "perturbation_angstrom": PERTURBATION,
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
@@ -482,7 +509,10 @@ def main() -> None:
             results.append(result)
             print(f"done {name} on {device}", flush=True)
         print_table(results, meta, apax, device)
-        name = f"time_calculator-{device.type}-{args.dtype}-{args.threads}t.json"
+        name = (
+            f"time_calculator-{args.family}-{device.type}-{args.dtype}-"
+            f"{args.threads}t.json"
+        )
         write_json(OUT_DIR / name, meta, results)
         print(f"\nwritten {OUT_DIR / name}")
 

@@ -160,7 +160,8 @@ class PhysicsSuite:
             assert energy_error < TOL.invariance_relative, f"{energy_error:.2e}"
             assert force_error < TOL.equivariance, f"{force_error:.2e} eV/Å"
         else:
-            assert energy_error > 1e3 * TOL.invariance_relative, f"{energy_error:.2e}"
+            # forces only: a nearly centrosymmetric cell (the graphite-like carbon
+            # cell) barely changes its energy under inversion even for bare PET
             assert force_error > NOT_INVARIANT_MIN_ERROR, f"{force_error:.2e} eV/Å"
 
     @pytest.mark.parametrize("builder", [ethanol, carbon_cell])

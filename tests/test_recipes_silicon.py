@@ -133,7 +133,7 @@ def test_stress_and_forces_match_numerical_derivatives(
     tiny_files: dict[str, Path],
 ) -> None:
     """Stored labels against ASE's numerical stress and forces, on a shear frame."""
-    frames = read_frames(tiny_files["a"])
+    frames = read_frames(tiny_files["a"]) + read_frames(tiny_files["a-test"])
     sheared = [frame for frame in frames if frame.info.get("strain_kind") == "shear"]
     for frame in [sheared[0], frames[-1]]:  # a sheared crystal and a liquid
         stored_stress, stored_forces = frame.get_stress(), frame.get_forces()

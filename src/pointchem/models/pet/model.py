@@ -79,8 +79,10 @@ class MessagePassingLayer(torch.nn.Module):
         compress: MLP(2d → d → d) of [geometry embedding; input message].
         central_embedding: species → central token (d).
         transformer: the :class:`CutoffTransformer`.
-        atomic_head: MLP(d → head_hidden_sizes → 1) on the central token's output.
-        bond_head: the same on each edge token's output, weighted by f_c.
+        energy_head: MLP(d → head_hidden_sizes → 2) on every output token: the
+            first output of a central token is its atomic energy, the second output
+            of an edge token its bond energy (weighted by f_c). One shared network
+            halves the operations of two separate heads.
     """
 
     def __init__(self, hypers: PETHypers, n_species: int):
@@ -96,9 +98,7 @@ class MessagePassingLayer(torch.nn.Module):
         self.transformer = CutoffTransformer(
             d_model, hypers.n_heads, hypers.d_feedforward, hypers.n_attention_layers
         )
-        heads = [d_model, *hypers.head_hidden_sizes, 1]
-        self.atomic_head = MLP(heads)
-        self.bond_head = MLP(heads)
+        self.energy_head = MLP([d_model, *hypers.head_hidden_sizes, 2])
 
     def forward(
         self, species: torch.Tensor, layout: EdgeLayout, messages: torch.Tensor
@@ -121,10 +121,10 @@ class MessagePassingLayer(torch.nn.Module):
             table.view(n_atoms, stride, d_model), layout.log_key_weights
         )
         every = outputs.view(n_atoms * stride, d_model)[layout.token_slots]
-        central_out, edge_out = every[:n_atoms], every[n_atoms:]
-        bonds = self.bond_head(edge_out).squeeze(1) * layout.switch
-        energies = self.atomic_head(central_out).squeeze(1)
-        return energies.index_add(0, layout.centre, bonds), edge_out
+        readout = self.energy_head(every)
+        bonds = readout[n_atoms:, 1] * layout.switch
+        energies = readout[:n_atoms, 0].index_add(0, layout.centre, bonds)
+        return energies, every[n_atoms:]
 
 
 class PointEdgeTransformer(EnergyModel):
@@ -146,7 +146,8 @@ class PointEdgeTransformer(EnergyModel):
     carry weight f_c(r_ij) (:func:`~pointchem.nn.cutoffs.polynomial_switch`), so atoms
     enter and leave the cutoff sphere smoothly; padding has weight 0.
 
-    **Energy.** Every layer reads out an atomic and a bond energy:
+    **Energy.** Every layer reads out an atomic and a bond energy with one network
+    H^(k) of two outputs (a, b):
 
         E_i = scale_{Z_i} Σ_k [H_a^(k)(o^(k)_i) + Σ_j f_c(r_ij) H_b^(k)(o^(k)_ij)]
               + shift_{Z_i}   (eV).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .model import PointEdgeTransformer
+from .model import MessagePassingLayer, PointEdgeTransformer
 
 __all__ = ["READOUT_START_GAIN", "initialize_from_data"]
 
@@ -33,7 +33,8 @@ def initialize_from_data(model: PointEdgeTransformer, force_rms: float) -> None:
         model.scale.fill_(force_rms)
         model.shift.zero_()
         for layer in model.layers:
-            for head in (layer.atomic_head, layer.bond_head):
-                last = head.layers[-1]
-                last.weight.mul_(READOUT_START_GAIN)
-                last.bias.zero_()
+            assert isinstance(layer, MessagePassingLayer)
+            last = layer.energy_head.layers[-1]
+            assert isinstance(last, torch.nn.Linear)
+            last.weight.mul_(READOUT_START_GAIN)
+            last.bias.zero_()

@@ -15,6 +15,7 @@ __all__ = [
     "CutoffAttention",
     "CutoffTransformer",
     "TransformerLayer",
+    "head_bias",
     "log_key_weights",
 ]
 
@@ -39,7 +40,8 @@ class CutoffAttention(torch.nn.Module):
         n_heads: number of heads, dividing ``d_model``.
 
     Shapes:
-        forward: tokens (n, T, d_model), log_weights (n, T) → (n, T, d_model).
+        forward: tokens (n, T, d_model), bias (n · n_heads, 1, T) → (n, T, d_model);
+        the bias is log f of the keys repeated per head (:func:`head_bias`).
     """
 
     def __init__(self, d_model: int, n_heads: int):
@@ -49,7 +51,7 @@ class CutoffAttention(torch.nn.Module):
         self.project_in = torch.nn.Linear(d_model, 3 * d_model)
         self.project_out = torch.nn.Linear(d_model, d_model)
 
-    def forward(self, tokens: torch.Tensor, log_weights: torch.Tensor) -> torch.Tensor:
+    def forward(self, tokens: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         """Attend within each of the n token sets."""
         n, n_tokens, d_model = tokens.shape
         n_heads, width = self.n_heads, self.head_width
@@ -57,13 +59,17 @@ class CutoffAttention(torch.nn.Module):
         heads = self.project_in(tokens).view(n, n_tokens, 3, n_heads, width)
         heads = heads.permute(2, 0, 3, 1, 4).reshape(3, n * n_heads, n_tokens, width)
         query, key, value = heads.unbind(0)
-        bias = log_weights.repeat_interleave(n_heads, 0).unsqueeze(1)
         scores = torch.baddbmm(
             bias, query, key.transpose(1, 2), alpha=1.0 / math.sqrt(width)
         )
         mixed = torch.softmax(scores, dim=-1) @ value
         mixed = mixed.view(n, n_heads, n_tokens, width).transpose(1, 2)
         return self.project_out(mixed.reshape(n, n_tokens, d_model))
+
+
+def head_bias(log_weights: torch.Tensor, n_heads: int) -> torch.Tensor:
+    """(n, T) log key weights → (n · n_heads, 1, T) attention-score bias."""
+    return log_weights.repeat_interleave(n_heads, 0).unsqueeze(1)
 
 
 def log_key_weights(weights: torch.Tensor) -> torch.Tensor:
@@ -103,9 +109,9 @@ class TransformerLayer(torch.nn.Module):
             torch.nn.Linear(d_feedforward, d_model),
         )
 
-    def forward(self, tokens: torch.Tensor, log_weights: torch.Tensor) -> torch.Tensor:
-        """(n, T, d_model) tokens with (n, T) log key weights → (n, T, d_model)."""
-        tokens = tokens + self.attention(self.attention_norm(tokens), log_weights)
+    def forward(self, tokens: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        """(n, T, d_model) tokens with the (n · heads, 1, T) bias → (n, T, d_model)."""
+        tokens = tokens + self.attention(self.attention_norm(tokens), bias)
         return tokens + self.feedforward(self.feedforward_norm(tokens))
 
 
@@ -138,17 +144,21 @@ class CutoffTransformer(torch.nn.Module):
     def forward(self, tokens: torch.Tensor, log_weights: torch.Tensor) -> torch.Tensor:
         """Run every layer on every token set, chunk by chunk if large."""
         n, n_tokens, _ = tokens.shape
-        per_set = self.n_heads * n_tokens * n_tokens
-        chunk = max(1, ATTENTION_ELEMENTS_PER_CHUNK // per_set)
+        heads = self.n_heads
+        bias = head_bias(log_weights, heads)
+        chunk = max(1, ATTENTION_ELEMENTS_PER_CHUNK // (heads * n_tokens * n_tokens))
         if n <= chunk:
-            return self._run(tokens, log_weights)
+            return self._run(tokens, bias)
         pieces = [
-            self._run(tokens[start : start + chunk], log_weights[start : start + chunk])
+            self._run(
+                tokens[start : start + chunk],
+                bias[start * heads : (start + chunk) * heads],
+            )
             for start in range(0, n, chunk)
         ]
         return torch.cat(pieces)
 
-    def _run(self, tokens: torch.Tensor, log_weights: torch.Tensor) -> torch.Tensor:
+    def _run(self, tokens: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
         for layer in self.layers:
-            tokens = layer(tokens, log_weights)
+            tokens = layer(tokens, bias)
         return self.final_norm(tokens)
