@@ -72,7 +72,10 @@ def tiny_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         ("seed1", dataclasses.replace(TINY, seed=1)),
     ]:
         train, test = generate_silicon_dataset(
-            recipe, folder / f"{name}.xyz", folder / f"{name}-test.xyz", progress=False
+            recipe,
+            folder / f"{name}.xyz",
+            progress=False,
+            test_path=folder / f"{name}-test.xyz",
         )
         assert test is not None
         files[name], files[f"{name}-test"] = train, test
@@ -227,7 +230,7 @@ def test_recipe_rejects_bad_values(changes: dict[str, object], message: str) -> 
 def test_test_path_without_test_runs_is_an_error(tmp_path: Path) -> None:
     recipe = dataclasses.replace(TINY, test_fraction=0.0)
     with pytest.raises(ValueError, match="test_fraction is 0"):
-        generate_silicon_dataset(recipe, tmp_path / "a.xyz", tmp_path / "b.xyz")
+        generate_silicon_dataset(recipe, tmp_path / "a.xyz", test_path=tmp_path / "b")
 
 
 def test_cli_writes_files_and_reports_bad_settings(
