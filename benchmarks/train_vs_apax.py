@@ -219,18 +219,24 @@ def check_data() -> None:
         )
 
 
-def write_subsets(args: argparse.Namespace) -> dict[str, Path]:
-    """Seeded disjoint train/validation subsets of the training file, as extxyz."""
+def write_subsets(
+    args: argparse.Namespace, directory: Path | None = None
+) -> dict[str, Path]:
+    """Seeded disjoint train/validation subsets of the training file, as extxyz.
+
+    Written into ``directory`` (default: this benchmark's ``WORK_DIR``).
+    """
+    directory = WORK_DIR if directory is None else directory
     frames = ase.io.read(TRAIN_SOURCE, index=":")
     needed = args.n_train + args.n_valid
     if len(frames) < needed:
         sys.exit(f"{TRAIN_SOURCE} has {len(frames)} frames, fewer than {needed}")
     order = np.random.default_rng(args.seed).permutation(len(frames))
     chosen = {"train": order[: args.n_train], "valid": order[args.n_train : needed]}
-    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, indices in chosen.items():
-        path = WORK_DIR / f"{name}-{len(indices)}.xyz"
+        path = directory / f"{name}-{len(indices)}.xyz"
         ase.io.write(path, [frames[i] for i in indices], format="extxyz")
         paths[name] = path
     return paths

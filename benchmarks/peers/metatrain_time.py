@@ -36,7 +36,6 @@ Subcommands:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import statistics
@@ -52,7 +51,7 @@ import numpy as np
 import torch
 from ase.calculators.singlepoint import SinglePointCalculator
 from metatomic_ase import MetatomicCalculator
-from metatrain_train import EXPORTED, quick_model
+from metatrain_train import EXPORTED, one_thread, quick_model
 from systems import SYSTEM_NAMES, build_system
 
 OUT_DIR = Path(__file__).resolve().parents[1] / "out"
@@ -220,9 +219,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    torch.set_num_threads(1)
-    with contextlib.suppress(RuntimeError):  # already set in this process
-        torch.set_num_interop_threads(1)
+    one_thread()
     {"time": command_time, "predict": command_predict}[args.command](args)
 
 

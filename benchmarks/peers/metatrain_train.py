@@ -42,9 +42,10 @@ Subcommands:
   model exported by ``mtt export``'s ``export_model``) and ``model-float64.pt`` (the
   same weights cast to float64 and exported, for float64 timings: metatomic's ASE
   calculator runs a model in the dtype it was exported with). Also written:
-  ``options.yaml`` (the expanded options, defaults included), ``train.log``/
-  ``train.csv`` (metatrain's logs) and ``summary.json`` (epochs, times, per-epoch
-  validation metrics, best epoch).
+  ``options.yaml`` (the expanded options, metatrain's defaults included),
+  ``summary.json`` (epochs, times, per-epoch validation metrics, best epoch), and
+  metatrain's own logs next to the work directory, ``WORKDIR-train.log`` and
+  ``WORKDIR-train.csv`` (the probe run's epochs first).
 - ``quick``: a model for timing only (speed does not depend on training): one epoch
   on 20 rattled ethanol frames labelled with ASE's EMT, same defaults and export.
 """
@@ -97,7 +98,6 @@ LOOP_START_MESSAGE = "Starting training"
 CHECKPOINT = "model.ckpt"
 EXPORTED = {"float32": "model-float32.pt", "float64": "model-float64.pt"}
 """Exported model files in a work directory, by dtype."""
-
 
 N_QUICK = (20, 4)
 """Training and validation frames of the ``quick`` model."""
@@ -455,11 +455,16 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
-def main() -> None:
-    args = parse_args()
+def one_thread() -> None:
+    """One torch thread (intra- and inter-op), as for pointchem (targets.md)."""
     torch.set_num_threads(1)
     with contextlib.suppress(RuntimeError):  # already set in this process
         torch.set_num_interop_threads(1)
+
+
+def main() -> None:
+    args = parse_args()
+    one_thread()
     args.workdir.parent.mkdir(parents=True, exist_ok=True)
     log_file = args.workdir.parent / f"{args.workdir.name}-train.log"
     with setup_logging(ROOT_LOGGER, log_file=log_file, level=logging.INFO):

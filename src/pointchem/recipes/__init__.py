@@ -8,6 +8,13 @@
 
 (one line in the shell).
 
+``pointchem.recipes.silicon`` makes silicon data labelled with matscipy's Kumagai
+potential (crystal, strained cells, vacancies, liquid; energies, forces, stress)::
+
+    OMP_NUM_THREADS=1 python -m pointchem.recipes.silicon
+        --output data/kumagai/silicon-train.xyz
+        --test-output data/kumagai/silicon-test.xyz
+
 The names below are loaded on first use rather than at import, so that
 ``python -m pointchem.recipes.xtb`` runs a module not yet imported (runpy warns
 otherwise).
