@@ -74,7 +74,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import train_vs_apax
 from systems import SYSTEM_NAMES, build_system
 from time_calculator import (
     PERTURBATION,
