@@ -4,10 +4,13 @@ The PET benchmark of ``shared/spec/targets.md`` (ours must be at least as accura
 and at least 2x faster at every size), built like ``train_vs_apax.py`` and reusing
 its functions:
 
-1. **Data**: ``train_vs_apax.py``'s seeded subset of ``--n-train`` (1000) training
-   and ``--n-valid`` (100) validation frames of ``data/xtb/ethanol-train.xyz``,
-   written to ``benchmarks/out/train_vs_metatrain/`` as extxyz so that both codes
-   read the very same files. Held out: ``data/xtb/ethanol-test-300K.xyz`` and
+1. **Data**: by default (``--split config``) the train/validation split that
+   ``--our-config`` makes itself (``data/xtb/ethanol-train.xyz``, 10 % validation,
+   seed 0: the split of ethanol-gm and ethanol-pet), so that our run is the shipped
+   potential's; ``--split subsets`` takes ``train_vs_apax.py``'s seeded subsets of
+   ``--n-train`` (1000) and ``--n-valid`` (100) frames. Written to
+   ``benchmarks/out/train_vs_metatrain/`` as extxyz so that both codes read the very
+   same files. Held out: ``data/xtb/ethanol-test-300K.xyz`` and
    ``ethanol-test-600K.xyz``.
 2. **Training**, one code after the other, never concurrently, each pinned to the
    same core (``--core``) with one thread, each with the wall-clock budget
@@ -72,6 +75,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import ase.io
 import numpy as np
 import torch
 from systems import SYSTEM_NAMES, build_system
@@ -98,6 +102,7 @@ from train_vs_apax import (
 import pointchem
 from pointchem import PointChemCalculator, load_potential
 from pointchem.training.config import TrainConfig, load_config
+from pointchem.training.data import split_samples
 from pointchem.training.loop import train
 
 BENCHMARKS = Path(__file__).resolve().parent
@@ -126,6 +131,12 @@ def parse_args() -> argparse.Namespace:
         type=float,
         default=1200.0,
         help="wall-clock budget of each code's training loop",
+    )
+    parser.add_argument(
+        "--split",
+        choices=["config", "subsets"],
+        default="config",
+        help="config: the split of --our-config; subsets: --n-train/--n-valid",
     )
     parser.add_argument("--n-train", type=int, default=1000)
     parser.add_argument("--n-valid", type=int, default=100)
@@ -183,8 +194,31 @@ def parse_args() -> argparse.Namespace:
 
 
 def write_split(args: argparse.Namespace) -> dict[str, Path]:
-    """``train_vs_apax.write_subsets``, written into this benchmark's folder."""
-    return write_subsets(args, WORK_DIR)
+    """The train/validation files both codes read.
+
+    ``--split config`` (default): the split ``--our-config`` itself makes (its
+    training files, ``validation_fraction`` and ``split_seed``, through
+    ``pointchem.training.data.split_samples``), so that our run is the shipped
+    potential's run and metatrain sees exactly its frames. ``--split subsets``:
+    ``train_vs_apax``'s seeded ``--n-train``/``--n-valid`` subsets.
+    """
+    if args.split == "subsets":
+        return write_subsets(args, WORK_DIR)
+    data = load_config(args.our_config).data
+    frames = [f for path in data.train for f in ase.io.read(path, index=":")]
+    fractions = [data.validation_fraction, data.test_fraction]
+    train_part, valid_part, _ = split_samples(
+        range(len(frames)),  # type: ignore[arg-type]
+        fractions,
+        data.split_seed,
+    )
+    WORK_DIR.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, indices in (("train", train_part), ("valid", valid_part)):
+        path = WORK_DIR / f"{name}-{len(indices)}.xyz"
+        ase.io.write(path, [frames[i] for i in indices], format="extxyz")
+        paths[name] = path
+    return paths
 
 
 # --- pointchem -------------------------------------------------------------------

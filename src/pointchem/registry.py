@@ -32,8 +32,8 @@ class Architecture:
             the shared gradient loop of ``pointchem.training`` (WK's linear solve);
             None for gradient-trained families.
         initialize: family-specific preparation before gradient training, called
-            as ``initialize(model, force_rms)`` with the RMS of the training force
-            components in eV/Å; None when nothing is needed.
+            as ``initialize(model, samples)`` with the training samples (see
+            :mod:`pointchem.models.statistics`); None when nothing is needed.
         rotational_augmentation: whether gradient training rotates (and inverts)
             every structure at random by default, for families that are not
             rotation-invariant by construction (PET).
@@ -43,7 +43,7 @@ class Architecture:
     hypers: Any
     model: type[EnergyModel]
     fit: Callable[..., Any] | None = None
-    initialize: Callable[[Any, float], None] | None = None
+    initialize: Callable[[Any, Any], None] | None = None
     rotational_augmentation: bool = False
 
     def build(self, hypers: dict[str, Any], atomic_numbers: list[int]) -> EnergyModel:

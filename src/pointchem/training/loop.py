@@ -107,11 +107,6 @@ def fit_composition_baseline(model: EnergyModel, samples: list[Sample]) -> None:
         model.composition_energies.copy_(torch.as_tensor(solution))
 
 
-def _force_rms(samples: list[Sample]) -> float:
-    forces = [s.forces for s in samples if s.forces is not None]
-    return float(np.sqrt(np.mean(np.concatenate(forces) ** 2))) if forces else 1.0
-
-
 class _Optimisation:
     """AdamW with warm-up and decay per step, gradient clipping and an EMA copy."""
 
@@ -287,7 +282,7 @@ def _prepare(
     fit_composition_baseline(model, splits.train)
     initialize = get_architecture(config.architecture).initialize
     if initialize is not None:
-        initialize(model, _force_rms(splits.train))
+        initialize(model, splits.train)
     return model.to(device=device)
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import torch
 
+from ..statistics import force_rms
 from .model import GaussianMomentModel
 
 __all__ = ["initialize_from_data"]
 
 
-def initialize_from_data(model: GaussianMomentModel, force_rms: float) -> None:
+def initialize_from_data(model: GaussianMomentModel, samples: Sequence[Any]) -> None:
     """Scale the network output to the data before training.
 
     Sets every species' ``scale`` to the RMS of the reference force components (eV/Å;
@@ -19,10 +23,11 @@ def initialize_from_data(model: GaussianMomentModel, force_rms: float) -> None:
 
     Args:
         model: a freshly built model.
-        force_rms: RMS of the training force components, eV/Å (> 0).
+        samples: the training samples (:class:`pointchem.training.data.Sample`).
     """
-    if not force_rms > 0:
-        raise ValueError(f"force_rms must be > 0 eV/Å, got {force_rms}")
+    rms = force_rms(samples)
+    if not rms > 0:
+        raise ValueError(f"the training forces are all zero (RMS {rms} eV/Å)")
     with torch.no_grad():
-        model.scale.fill_(force_rms)
+        model.scale.fill_(rms)
         model.shift.zero_()

@@ -36,6 +36,14 @@ class PETHypers:
     :func:`~pointchem.nn.cutoffs.polynomial_switch` (a cosine switch, as in the PET
     paper, is only C¹ and let forces jump by 2e-4 eV/Å for an atom 1e-5 Å inside)."""
 
+    n_radial_basis: int = 8
+    """Number of Bessel functions of |x_ij| (:func:`~pointchem.nn.radial.bessel_basis`)
+    appended to the raw edge input [x_ij, |x_ij|] before the edge embedding; 0 for
+    the raw input alone, as in the PET paper. Measured on one 64-atom silicon frame
+    (fitting its forces, Adam 1e-3, 60 steps): the raw input alone left the force
+    MSE at 0.27 eV²/Å² (GM: 0.008); radial functions give the transformer sharp
+    distance features it otherwise has to grow slowly."""
+
     d_model: int = 128
     """Width of every token (central atom and edges)."""
 
@@ -64,6 +72,14 @@ class PETHypers:
             raise ValueError(
                 f"cutoff_width must lie in (0, cutoff={self.cutoff}] Å, "
                 f"got {self.cutoff_width!r}"
+            )
+        if not (
+            isinstance(self.n_radial_basis, int)
+            and not isinstance(self.n_radial_basis, bool)
+            and self.n_radial_basis >= 0
+        ):
+            raise ValueError(
+                f"n_radial_basis must be an integer ≥ 0, got {self.n_radial_basis!r}"
             )
         for name in (
             "d_model",

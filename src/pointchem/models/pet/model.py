@@ -11,6 +11,7 @@ from ...graph import AtomicGraph, edge_vectors
 from ...nn.cutoffs import polynomial_switch
 from ...nn.mlp import MLP
 from ...nn.neighbors import TopologyCache, neighbor_slots, reverse_edges
+from ...nn.radial import bessel_basis
 from ..base import EnergyModel
 from .hypers import PETHypers
 from .transformer import CutoffTransformer, log_key_weights
@@ -32,7 +33,8 @@ class EdgeLayout:
         switch: (n_edges,) cutoff weight f_c(r_ij), differentiable.
         log_key_weights: (n_atoms, 1 + width) log attention weights of the tokens:
             0 for the central token, log f_c for edges, −inf for padding.
-        geometry: (n_edges, 4) edge inputs [x_ij, y_ij, z_ij, r_ij], Å.
+        geometry: (n_edges, 4 + n_radial_basis) edge inputs [x_ij, y_ij, z_ij, r_ij]
+            (Å) and the Bessel functions of r_ij.
     """
 
     def __init__(self, graph: AtomicGraph, model: PointEdgeTransformer):
@@ -60,7 +62,10 @@ class EdgeLayout:
             0, self.token_slots, torch.cat([self.switch.new_ones(n_atoms), self.switch])
         )
         self.log_key_weights = log_key_weights(weights.view(n_atoms, stride))
-        self.geometry = torch.cat([vectors, lengths.unsqueeze(1)], 1)
+        inputs = [vectors, lengths.unsqueeze(1)]
+        if hypers.n_radial_basis:
+            inputs.append(bessel_basis(lengths, hypers.n_radial_basis, hypers.cutoff))
+        self.geometry = torch.cat(inputs, 1)
 
 
 def _reverse_of(graph: AtomicGraph) -> torch.Tensor:
@@ -75,7 +80,7 @@ class MessagePassingLayer(torch.nn.Module):
         n_species: number of elements.
 
     Attributes:
-        geometry_embedding: Linear(4 → d) of [x_ij, r_ij].
+        geometry_embedding: Linear(4 + n_radial_basis → d) of [x_ij, r_ij, Φ(r_ij)].
         compress: MLP(2d → d → d) of [geometry embedding; input message].
         central_embedding: species → central token (d).
         transformer: the :class:`CutoffTransformer`.
@@ -88,7 +93,7 @@ class MessagePassingLayer(torch.nn.Module):
     def __init__(self, hypers: PETHypers, n_species: int):
         super().__init__()
         d_model = hypers.d_model
-        self.geometry_embedding = torch.nn.Linear(4, d_model)
+        self.geometry_embedding = torch.nn.Linear(4 + hypers.n_radial_basis, d_model)
         self.compress = torch.nn.Sequential(
             torch.nn.Linear(2 * d_model, d_model),
             torch.nn.SiLU(),
@@ -101,7 +106,11 @@ class MessagePassingLayer(torch.nn.Module):
         self.energy_head = MLP([d_model, *hypers.head_hidden_sizes, 2])
 
     def forward(
-        self, species: torch.Tensor, layout: EdgeLayout, messages: torch.Tensor
+        self,
+        species: torch.Tensor,
+        layout: EdgeLayout,
+        messages: torch.Tensor,
+        bond_normalization: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-atom energy contribution (n_atoms,) and edge output tokens (n_edges, d).
 
@@ -109,6 +118,7 @@ class MessagePassingLayer(torch.nn.Module):
             species: (n_atoms,) int64 species index.
             layout: the edges and their token slots.
             messages: (n_edges, d) input message of every edge.
+            bond_normalization: () factor on every bond energy.
         """
         n_atoms, stride = species.shape[0], layout.width + 1
         geometry = self.geometry_embedding(layout.geometry)
@@ -122,7 +132,7 @@ class MessagePassingLayer(torch.nn.Module):
         )
         every = outputs.view(n_atoms * stride, d_model)[layout.token_slots]
         readout = self.energy_head(every)
-        bonds = readout[n_atoms:, 1] * layout.switch
+        bonds = readout[n_atoms:, 1] * (layout.switch * bond_normalization)
         energies = readout[:n_atoms, 0].index_add(0, layout.centre, bonds)
         return energies, every[n_atoms:]
 
@@ -133,9 +143,10 @@ class PointEdgeTransformer(EnergyModel):
     **Tokens.** For every atom i, layer k forms one central token c_i = E_c^(k)(Z_i)
     and one token per neighbour j within r_c,
 
-        t_ij = MLP_c^(k)([L^(k)(x_ij, r_ij); m^(k)_ij]),
+        t_ij = MLP_c^(k)([L^(k)(x_ij, r_ij, Φ(r_ij)); m^(k)_ij]),
 
-    from the raw edge vector x_ij (Å) and its length, and the input message m_ij:
+    from the raw edge vector x_ij (Å), its length and Bessel functions Φ of the
+    length (``n_radial_basis``; 0 gives the paper's input), and the input message:
     m^(1)_ij = E_n(Z_j) (neighbour species) and m^(k+1)_ij = ½(m^(k)_ij + o^(k)_ji),
     where o^(k)_ji is the output token of the *reversed* edge j→i in atom j's
     transformer (matched with the opposite cell shift, so self-images in small
@@ -149,8 +160,11 @@ class PointEdgeTransformer(EnergyModel):
     **Energy.** Every layer reads out an atomic and a bond energy with one network
     H^(k) of two outputs (a, b):
 
-        E_i = scale_{Z_i} Σ_k [H_a^(k)(o^(k)_i) + Σ_j f_c(r_ij) H_b^(k)(o^(k)_ij)]
-              + shift_{Z_i}   (eV).
+        E_i = scale_{Z_i} Σ_k [H_a^(k)(o^(k)_i) + n̄⁻¹ Σ_j f_c(r_ij) H_b^(k)(o^(k)_ij)]
+              + shift_{Z_i}   (eV),
+
+    where n̄ is the mean neighbour count of the training data (the buffer
+    ``bond_normalization`` = 1/n̄, 1 until training sets it).
 
     The edge inputs are Cartesian, so the model is translation- and
     permutation-invariant but **not** rotation-invariant: it is trained with random
@@ -165,6 +179,7 @@ class PointEdgeTransformer(EnergyModel):
         layers: the message-passing layers.
         scale: (n_species,) parameter multiplying the summed readouts.
         shift: (n_species,) parameter, eV per atom.
+        bond_normalization: () buffer, 1/n̄.
         topology: cache of the reverse-edge index for a reused neighbour list.
     """
 
@@ -172,6 +187,7 @@ class PointEdgeTransformer(EnergyModel):
         torch.float32,
         torch.float64,
     )
+    bond_normalization: torch.Tensor
 
     def __init__(self, hypers: PETHypers, atomic_numbers: Sequence[int]):
         super().__init__(hypers, atomic_numbers, hypers.cutoff)
@@ -182,6 +198,7 @@ class PointEdgeTransformer(EnergyModel):
         )
         self.scale = torch.nn.Parameter(torch.ones(self.n_species))
         self.shift = torch.nn.Parameter(torch.zeros(self.n_species))
+        self.register_buffer("bond_normalization", torch.ones(()))
         self.topology = TopologyCache()
 
     def forward(self, graph: AtomicGraph) -> torch.Tensor:
@@ -196,7 +213,9 @@ class PointEdgeTransformer(EnergyModel):
         messages = self.neighbor_embedding(species[layout.neighbor])
         total = layout.switch.new_zeros(graph.n_atoms)
         for layer in self.layers:
-            energies, outputs = layer(species, layout, messages)
+            energies, outputs = layer(
+                species, layout, messages, self.bond_normalization
+            )
             total = total + energies
             messages = 0.5 * (messages + outputs[layout.reverse])
         return self.scale[species] * total + self.shift[species]

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import torch
 
+from ..statistics import force_rms, mean_neighbor_count
 from .model import MessagePassingLayer, PointEdgeTransformer
 
 __all__ = ["READOUT_START_GAIN", "initialize_from_data"]
@@ -15,23 +19,30 @@ validation energies of ethanol 0.8 eV/atom off; starting near the composition
 baseline lets the first epochs fit forces instead of undoing that offset."""
 
 
-def initialize_from_data(model: PointEdgeTransformer, force_rms: float) -> None:
-    """Scale the summed readouts to the data before training.
+def initialize_from_data(model: PointEdgeTransformer, samples: Sequence[Any]) -> None:
+    """Scale the readouts to the data before training.
 
     Sets every species' ``scale`` to the RMS of the reference force components (eV/Å),
-    so that O(1) head outputs give energy variations of the size the forces imply,
-    ``shift`` to 0 (the composition baseline carries the mean energy), and shrinks
-    the heads' output layers by :data:`READOUT_START_GAIN`.
+    so that O(1) head outputs give energy variations of the size the forces imply;
+    ``shift`` to 0 (the composition baseline carries the mean energy); the bond
+    normalisation to 1 / (mean neighbour count within the cutoff), so that bond
+    energies sum to O(1) per atom whether an atom has 8 neighbours (ethanol) or 30
+    (silicon); and shrinks the heads' output layers by :data:`READOUT_START_GAIN`.
+    Without the bond normalisation, silicon (~25 neighbours) did not learn forces at
+    all: every step moved all bond energies of an atom together.
 
     Args:
         model: a freshly built model.
-        force_rms: RMS of the training force components, eV/Å (> 0).
+        samples: the training samples (:class:`pointchem.training.data.Sample`).
     """
-    if not force_rms > 0:
-        raise ValueError(f"force_rms must be > 0 eV/Å, got {force_rms}")
+    rms = force_rms(samples)
+    if not rms > 0:
+        raise ValueError(f"the training forces are all zero (RMS {rms} eV/Å)")
+    neighbors = mean_neighbor_count(samples, model.cutoff)
     with torch.no_grad():
-        model.scale.fill_(force_rms)
+        model.scale.fill_(rms)
         model.shift.zero_()
+        model.bond_normalization.fill_(1.0 / neighbors)
         for layer in model.layers:
             assert isinstance(layer, MessagePassingLayer)
             last = layer.energy_head.layers[-1]
