@@ -15,7 +15,7 @@ import torch
 
 from ..graph import atoms_to_graph
 
-__all__ = ["force_rms", "mean_neighbor_count"]
+__all__ = ["force_rms", "mean_neighbor_count", "scale_output_to_forces"]
 
 
 def force_rms(samples: Sequence[Any]) -> float:
@@ -24,6 +24,24 @@ def force_rms(samples: Sequence[Any]) -> float:
     if not forces:
         return 1.0
     return float(np.sqrt(np.mean(np.concatenate(forces) ** 2)))
+
+
+def scale_output_to_forces(model: Any, samples: Sequence[Any]) -> None:
+    """Set a model's per-species ``scale`` to the force RMS (eV/Å), ``shift`` to 0.
+
+    For families whose atomic energy is ``scale · network + shift``: an O(1) network
+    output then gives energy variations of the size the forces imply, and the
+    composition baseline carries the mean energy.
+
+    Raises:
+        ValueError: the training forces are all zero.
+    """
+    rms = force_rms(samples)
+    if not rms > 0:
+        raise ValueError(f"the training forces are all zero (RMS {rms} eV/Å)")
+    with torch.no_grad():
+        model.scale.fill_(rms)
+        model.shift.zero_()
 
 
 def mean_neighbor_count(samples: Sequence[Any], cutoff: float) -> float:

@@ -5,9 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import torch
-
-from ..statistics import force_rms
+from ..statistics import scale_output_to_forces
 from .model import GaussianMomentModel
 
 __all__ = ["initialize_from_data"]
@@ -25,9 +23,4 @@ def initialize_from_data(model: GaussianMomentModel, samples: Sequence[Any]) -> 
         model: a freshly built model.
         samples: the training samples (:class:`pointchem.training.data.Sample`).
     """
-    rms = force_rms(samples)
-    if not rms > 0:
-        raise ValueError(f"the training forces are all zero (RMS {rms} eV/Å)")
-    with torch.no_grad():
-        model.scale.fill_(rms)
-        model.shift.zero_()
+    scale_output_to_forces(model, samples)

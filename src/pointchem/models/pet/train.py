@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from ..statistics import force_rms, mean_neighbor_count
+from ..statistics import mean_neighbor_count, scale_output_to_forces
 from .model import MessagePassingLayer, PointEdgeTransformer
 
 __all__ = ["READOUT_START_GAIN", "initialize_from_data"]
@@ -35,13 +35,9 @@ def initialize_from_data(model: PointEdgeTransformer, samples: Sequence[Any]) ->
         model: a freshly built model.
         samples: the training samples (:class:`pointchem.training.data.Sample`).
     """
-    rms = force_rms(samples)
-    if not rms > 0:
-        raise ValueError(f"the training forces are all zero (RMS {rms} eV/Å)")
+    scale_output_to_forces(model, samples)
     neighbors = mean_neighbor_count(samples, model.cutoff)
     with torch.no_grad():
-        model.scale.fill_(rms)
-        model.shift.zero_()
         model.bond_normalization.fill_(1.0 / neighbors)
         for layer in model.layers:
             assert isinstance(layer, MessagePassingLayer)
