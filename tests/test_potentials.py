@@ -5,10 +5,11 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import ase
 import numpy as np
 import pytest
 import torch
-from ase.build import molecule
+from ase.build import bulk, molecule
 
 from pointchem import PointChemCalculator
 from pointchem.serialization import read_potential_file
@@ -21,7 +22,8 @@ DRIFT_LIMIT = 1.0
 
 
 def test_potentials_are_shipped() -> None:
-    assert (POTENTIALS / "ethanol-gm.pt").exists()
+    for name in ("ethanol-gm.pt", "ethanol-pet.pt", "silicon-pet.pt"):
+        assert (POTENTIALS / name).exists(), name
 
 
 @pytest.mark.parametrize("path", SHIPPED, ids=lambda p: p.name)
@@ -32,9 +34,21 @@ def test_shipped_potential_loads_and_predicts(path: Path) -> None:
     assert len(content["metadata"]["training_data_sha256"]) == 64
     config = load_config(path.with_suffix(".yaml"))
     assert config.to_dict()["model"] == content["metadata"]["training_config"]["model"]
-    atoms = molecule("CH3CH2OH")
-    atoms.calc = PointChemCalculator(path, device="cpu")
+    calculator = PointChemCalculator(path, device="cpu")
+    atoms = _structure_for(calculator.model.atomic_numbers)
+    atoms.calc = calculator
     assert np.isfinite(atoms.get_forces()).all()
+    if atoms.pbc.all():
+        assert np.isfinite(atoms.get_stress()).all()
+
+
+def _structure_for(atomic_numbers: tuple[int, ...]) -> ase.Atoms:
+    if {1, 6, 8} <= set(atomic_numbers):
+        return molecule("CH3CH2OH")
+    assert atomic_numbers == (14,), atomic_numbers
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True)
+    atoms.rattle(0.05, seed=0)
+    return atoms
 
 
 @pytest.mark.slow
