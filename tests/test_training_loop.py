@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from pointchem import load_potential
 from pointchem.training import loop
 from pointchem.training.config import TrainConfig
+from pointchem.training.metrics import predict
 
 from .conftest import DATA
 
@@ -129,3 +131,23 @@ def test_ethanol_rmd17_reaches_30_percent_of_force_std(tmp_path: Path) -> None:
     metrics = loop.train(config, tmp_path, progress=False)["test"]
     assert metrics["n_structures"] == 20
     assert metrics["forces_mae"] < 0.3 * metrics["forces_std"], metrics
+
+
+def test_baseline_refit_removes_composition_offsets_and_keeps_forces() -> None:
+    config = _config()
+    splits = loop.load_splits(config)
+    model = loop.build_model(config, splits.train)
+    loop.fit_composition_baseline(model, splits.train)
+    samples = splits.train[:12]
+    before = predict(model, samples)
+    with torch.no_grad():
+        offsets = torch.tensor([0.3, -0.2, 0.05], dtype=torch.float64)
+        model.composition_energies += offsets
+    loop.refit_composition_baseline(model, samples, batch_size=4)
+    after = predict(model, samples)
+    reference = np.array([s.energy for s in samples])
+    assert abs(np.mean(reference - after.energy)) < 1e-9
+    expected = before.energy + np.mean(reference - before.energy)
+    np.testing.assert_allclose(after.energy, expected, rtol=0, atol=1e-9)
+    for forces_before, forces_after in zip(before.forces, after.forces, strict=True):
+        np.testing.assert_array_equal(forces_before, forces_after)
