@@ -212,6 +212,7 @@ def write_split(args: argparse.Namespace) -> dict[str, Path]:
         fractions,
         data.split_seed,
     )
+    args.n_train, args.n_valid = len(train_part), len(valid_part)
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, indices in (("train", train_part), ("valid", valid_part)):
@@ -592,6 +593,7 @@ def main() -> None:
             result[key] = previous[key]
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     run_stages(args, result)
+    result["meta"].update(split=args.split, n_train=args.n_train, n_valid=args.n_valid)
     result["meta"]["load_average_end"] = load_average()
     RESULT_JSON.write_text(json.dumps(result, indent=2, default=str))
     print_table(result)
