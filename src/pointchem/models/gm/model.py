@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
@@ -12,7 +11,7 @@ import torch
 from ...graph import AtomicGraph, edge_vectors
 from ...nn.cutoffs import cosine_cutoff
 from ...nn.mlp import MLP
-from ...nn.neighbors import neighbor_slots
+from ...nn.neighbors import TopologyCache, neighbor_slots
 from ...nn.radial import RadialFactors, bessel_factors, gaussian_factors
 from ..base import EnergyModel
 from .hypers import GMHypers
@@ -103,8 +102,7 @@ class GaussianMomentModel(EnergyModel):
         self.readout = MLP(sizes)
         self.scale = torch.nn.Parameter(torch.ones(n_species))
         self.shift = torch.nn.Parameter(torch.zeros(n_species))
-        self._edge_cache: tuple[weakref.ref[torch.Tensor], int, torch.Tensor] | None
-        self._edge_cache = None
+        self.topology = TopologyCache()
 
     def forward(self, graph: AtomicGraph) -> torch.Tensor:
         """Per-atom energies without the composition baseline, (n_atoms,), eV.
@@ -144,24 +142,12 @@ class GaussianMomentModel(EnergyModel):
         skin, reused across MD steps) skip the sort.
         """
         edge_index = graph.edge_index
-        cached = self._edge_cache
-        if (
-            cached is not None
-            and cached[0]() is edge_index
-            and cached[1] == edge_index._version
-        ):
-            order = cached[2]
-        else:
-            order = torch.sort(edge_index[0], stable=True)[1]
-            self._edge_cache = (weakref.ref(edge_index), edge_index._version, order)
+        order = self.topology.get(
+            edge_index, lambda: torch.sort(edge_index[0], stable=True)[1]
+        )
         with torch.no_grad():
             inside = (vectors * vectors).sum(1) < self.cutoff**2
         return order[inside[order]]
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = self.__dict__.copy()
-        state["_edge_cache"] = None  # a weak reference cannot be pickled
-        return state
 
     def radial_factors(self, distances: torch.Tensor) -> RadialFactors:
         """Primitive basis times cutoff, Φ_b(d) f_c(d), in factored form.
