@@ -572,6 +572,7 @@ def main() -> None:
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "our_config": str(args.our_config),
             "budget_s": args.budget_s,
+            "split": args.split,
             "n_train": args.n_train,
             "n_valid": args.n_valid,
             "seed": args.seed,
@@ -593,7 +594,10 @@ def main() -> None:
             result[key] = previous[key]
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     run_stages(args, result)
-    result["meta"].update(split=args.split, n_train=args.n_train, n_valid=args.n_valid)
+    trained = {"train-ours", "train-metatrain"} & set(args.stages)
+    split_of = result["meta"] if trained else previous.get("meta", {})
+    for key in ("split", "n_train", "n_valid"):
+        result["meta"][key] = split_of.get(key, getattr(args, key))
     result["meta"]["load_average_end"] = load_average()
     RESULT_JSON.write_text(json.dumps(result, indent=2, default=str))
     print_table(result)
