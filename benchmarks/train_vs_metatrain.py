@@ -594,10 +594,12 @@ def main() -> None:
             result[key] = previous[key]
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     run_stages(args, result)
+    # write_split sets the frame counts; a run without training keeps the last ones
     trained = {"train-ours", "train-metatrain"} & set(args.stages)
-    split_of = result["meta"] if trained else previous.get("meta", {})
+    earlier = previous.get("meta", {})
     for key in ("split", "n_train", "n_valid"):
-        result["meta"][key] = split_of.get(key, getattr(args, key))
+        value = getattr(args, key)
+        result["meta"][key] = value if trained else earlier.get(key, value)
     result["meta"]["load_average_end"] = load_average()
     RESULT_JSON.write_text(json.dumps(result, indent=2, default=str))
     print_table(result)
