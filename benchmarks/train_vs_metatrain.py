@@ -595,9 +595,10 @@ def main() -> None:
     WORK_DIR.mkdir(parents=True, exist_ok=True)
     run_stages(args, result)
     # write_split sets the frame counts; a run without training keeps the last ones
+    # (and the budget they were trained with)
     trained = {"train-ours", "train-metatrain"} & set(args.stages)
     earlier = previous.get("meta", {})
-    for key in ("split", "n_train", "n_valid"):
+    for key in ("split", "n_train", "n_valid", "budget_s"):
         value = getattr(args, key)
         result["meta"][key] = value if trained else earlier.get(key, value)
     result["meta"]["load_average_end"] = load_average()
