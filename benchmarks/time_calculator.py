@@ -267,6 +267,15 @@ def set_temperature(atoms: ase.Atoms, kelvin: float, rng: np.random.Generator) -
     atoms.set_momenta(momenta)
 
 
+def _md_cell(result: dict) -> str:
+    if "md_skin_1" not in result:
+        return "not run"
+    return (
+        f"{_fmt(result['md_skin_1']['ms_per_step'])} / "
+        f"{_fmt(result['md_skin_0']['ms_per_step'])}"
+    )
+
+
 def time_md(atoms: ase.Atoms, model: EnergyModel, plan: dict) -> dict:
     """Time per VelocityVerlet step (0.5 fs, from 300 K), skin 1 and 0 interleaved.
 
@@ -345,7 +354,8 @@ def measure_system(name: str, args: argparse.Namespace, device: torch.device) ->
     model = make_model(args.family, args.seed, device, plan["dtype"])
     result: dict = {"system": name, "n_atoms": len(atoms)}
     result.update(time_single_points(atoms, model, plan))
-    result.update(time_md(atoms, model, plan))
+    if plan["md_steps"] > 0:
+        result.update(time_md(atoms, model, plan))
     model_ms = result["model"]["median_ms"]
     for skin in (1.0, 0.0):
         key = f"skin_{skin:g}"
@@ -402,8 +412,7 @@ def table_row(result: dict, apax: dict | None, family: str = "gm") -> str:
         _fmt(result["vesin"]["median_ms"]),
         f"{100 * result['outside_model_share_skin_1']:.0f} % / "
         f"{100 * result['outside_model_share_skin_0']:.0f} %",
-        f"{_fmt(result['md_skin_1']['ms_per_step'])} / "
-        f"{_fmt(result['md_skin_0']['ms_per_step'])}",
+        _md_cell(result),
         f"{result['calculator_skin_1']['cpu_per_wall']:.2f}",
     ]
     for peer in PEERS[family]:

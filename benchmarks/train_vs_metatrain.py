@@ -69,6 +69,7 @@ import contextlib
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -167,6 +168,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--calls-large", type=int, default=5)
     parser.add_argument("--large-atoms", type=int, default=1000)
     parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="times the whole alternation of the two codes is repeated",
+    )
     parser.add_argument(
         "--stages",
         default=",".join(STAGES),
@@ -400,28 +407,62 @@ def evaluate_both(args: argparse.Namespace, potential: Path) -> dict:
 
 
 def time_both(args: argparse.Namespace, potential: Path) -> dict:
-    """Both codes, system by system (ours first), every dtype."""
-    output = WORK_DIR / "metatrain_time.json"
-    output.unlink(missing_ok=True)
+    """Both codes, system by system (ours first), every dtype, ``--rounds`` times.
+
+    Load from other work on the machine drifts over minutes; repeating the
+    alternation and taking the median over rounds keeps one slow stretch from
+    deciding a ratio. Every round's figures are kept.
+    """
     ours: dict[str, dict] = {}
-    for name in args.sizes:
-        ours[name] = {}
-        for dtype in args.dtypes:
-            ours[name][dtype] = time_ours(potential, name, dtype, args)
-            ms = ours[name][dtype]["median_ms"]
-            print(f"pointchem: {name} {dtype} {ms:.1f} ms/call", flush=True)
-        arguments = ["time", "--model-dir", str(METATRAIN_DIR), "--sizes", name]
-        arguments += ["--dtypes", ",".join(args.dtypes), "--output", str(output)]
-        for option in ("calls", "calls_large", "large_atoms", "warmup"):
-            arguments += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
-        run_metatrain("metatrain_timing.sh", arguments, args.core)
-    peer = json.loads(output.read_text())
+    theirs: dict[str, dict] = {}
+    peer_meta: dict = {}
+    for index in range(args.rounds):
+        for name in args.sizes:
+            for dtype in args.dtypes:
+                measured = time_ours(potential, name, dtype, args)
+                ours.setdefault(name, {}).setdefault(dtype, []).append(measured)
+                print(
+                    f"pointchem: round {index + 1} {name} {dtype} "
+                    f"{measured['median_ms']:.1f} ms/call",
+                    flush=True,
+                )
+            peer = time_metatrain(args, name, index)
+            peer_meta = peer["meta"]
+            for dtype, measured in peer["results"].get(name, {}).items():
+                theirs.setdefault(name, {}).setdefault(dtype, []).append(measured)
     return {
-        "pointchem": ours,
-        "metatrain": peer["results"],
-        "metatrain_meta": peer["meta"],
+        "pointchem": _over_rounds(ours),
+        "metatrain": _over_rounds(theirs),
+        "metatrain_meta": peer_meta,
+        "rounds": args.rounds,
         "load_average_after": load_average(),
     }
+
+
+def time_metatrain(args: argparse.Namespace, name: str, index: int) -> dict:
+    """One round of metatrain's timing of system ``name``, every dtype."""
+    output = WORK_DIR / f"metatrain_time-round{index + 1}.json"
+    output.unlink(missing_ok=True)
+    arguments = ["time", "--model-dir", str(METATRAIN_DIR), "--sizes", name]
+    arguments += ["--dtypes", ",".join(args.dtypes), "--output", str(output)]
+    for option in ("calls", "calls_large", "large_atoms", "warmup"):
+        arguments += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
+    run_metatrain("metatrain_timing.sh", arguments, args.core)
+    return json.loads(output.read_text())
+
+
+def _over_rounds(rounds: dict[str, dict[str, list[dict]]]) -> dict:
+    """Per system and dtype: the median over rounds of the per-round medians."""
+    combined: dict[str, dict] = {}
+    for name, by_dtype in rounds.items():
+        for dtype, measured in by_dtype.items():
+            medians = [m["median_ms"] for m in measured]
+            combined.setdefault(name, {})[dtype] = {
+                **measured[0],
+                "median_ms": statistics.median(medians),
+                "round_medians_ms": medians,
+            }
+    return combined
 
 
 # --- report ------------------------------------------------------------------------
@@ -500,7 +541,7 @@ def speed_rows(timing: dict, sizes: list[str]) -> tuple[list[str], list[str]]:
                 ok = b / a >= TARGET_SPEEDUP
                 verdicts.append(
                     f"{name} {dtype}: {b / a:.2f}x {'≥' if ok else 'BELOW'} "
-                    f"{TARGET_SPEEDUP:g}x"
+                    f"{TARGET_SPEEDUP:g}x{_round_ratios(ours, theirs, name, dtype)}"
                 )
         base = [ms(results, "192", dtype) for results in (ours, theirs)]
         top = [ms(results, "1536", dtype) for results in (ours, theirs)]
@@ -510,6 +551,17 @@ def speed_rows(timing: dict, sizes: list[str]) -> tuple[list[str], list[str]]:
                 f"| {top[0] / base[0]:.1f}x | {top[1] / base[1]:.1f}x |  |"
             )
     return rows, verdicts
+
+
+def _round_ratios(ours: dict, theirs: dict, name: str, dtype: str) -> str:
+    rounds = [
+        results.get(name, {}).get(dtype, {}).get("round_medians_ms")
+        for results in (ours, theirs)
+    ]
+    if not all(rounds):
+        return ""
+    ratios = ", ".join(f"{b / a:.2f}" for a, b in zip(*rounds, strict=False))
+    return f" (rounds: {ratios})"
 
 
 def print_table(result: dict) -> None:
@@ -532,7 +584,9 @@ def print_table(result: dict) -> None:
         "\nMAEs on the held-out xTB frames (100 each), scored by one function on both "
         "codes' float32 calculator predictions. ms per call: median of energy+forces"
         "(+stress for the periodic water boxes) calls with fresh positions, the two "
-        "codes taking turns system by system. metatrain / pointchem > 1x: pointchem "
+        "codes taking turns system by system, the whole alternation repeated "
+        f"{result.get('timing', {}).get('rounds', 1)} time(s) and the median over "
+        "rounds reported. metatrain / pointchem > 1x: pointchem "
         "is more accurate or faster. Growth: ms at 1536 atoms / ms at 192. Load "
         f"average at start {meta['load_average_start']}, at end "
         f"{meta.get('load_average_end')}."
