@@ -1,0 +1,26 @@
+"""Wigner kernels (WK): mathematical building blocks.
+
+Real spherical harmonics and scaled Bessel functions (:mod:`.spherical`), real
+Clebsch–Gordan coefficients (:mod:`.clebsch_gordan`) and the closed-form ν = 1
+equivariant kernel between atomic environments (:mod:`.density_kernel`).
+"""
+
+from .clebsch_gordan import (
+    complex_clebsch_gordan,
+    complex_to_real_matrix,
+    real_clebsch_gordan,
+)
+from .density_kernel import DensitySettings, cosine_switch, gaussian_width, nu1_kernel
+from .spherical import scaled_spherical_bessel_i, spherical_harmonics
+
+__all__ = [
+    "DensitySettings",
+    "complex_clebsch_gordan",
+    "complex_to_real_matrix",
+    "cosine_switch",
+    "gaussian_width",
+    "nu1_kernel",
+    "real_clebsch_gordan",
+    "scaled_spherical_bessel_i",
+    "spherical_harmonics",
+]
