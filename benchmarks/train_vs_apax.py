@@ -341,8 +341,12 @@ def train_ours(args: argparse.Namespace, files: dict) -> dict:
     return summary
 
 
-def predict_ours(potential: Path, source: Path, target: Path) -> None:
-    calculator = PointChemCalculator(potential, device="cpu", dtype=torch.float32)
+def predict_ours(
+    potential: Path, source: Path, target: Path, symmetrize: bool = True
+) -> None:
+    calculator = PointChemCalculator(
+        potential, device="cpu", dtype=torch.float32, symmetrize=symmetrize
+    )
     predicted = []
     for atoms in ase.io.read(source, index=":"):
         atoms = atoms.copy()

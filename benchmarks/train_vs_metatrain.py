@@ -314,8 +314,9 @@ def time_ours(potential: Path, name: str, dtype: str, args: argparse.Namespace) 
     plan = make_plan(options, torch.device("cpu"), len(atoms))
     if len(atoms) > args.large_atoms:  # as metatrain_time.py
         plan.update(calls=args.calls_large, warmup=1)
+    # bare PET against metatrain's (also unsymmetrized) PET; ECSE is timed by ecse.py
     atoms.calc = PointChemCalculator(
-        potential, device="cpu", dtype=plan["dtype"], skin=1.0
+        potential, device="cpu", dtype=plan["dtype"], skin=1.0, symmetrize=False
     )
     reference = atoms.positions.copy()
     rng = np.random.default_rng(0)

@@ -15,10 +15,12 @@ from pointchem import (
     load_potential,
     save_potential,
 )
+from pointchem.models.pet.symmetrized import SymmetrizedPET
 from pointchem.serialization import FORMAT_VERSION, read_potential_file
 
 from .conftest import DATA
 from .models.test_gm import tiny_model
+from .models.test_pet_ecse import tiny_symmetrized
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
@@ -52,19 +54,33 @@ def test_file_is_plain_data_with_metadata(tmp_path: Path) -> None:
     assert {"pointchem_version", "torch_version", "created"} <= set(metadata)
 
 
-# Per-atom energies (eV) of molecule("CH3CH2OH") from tests/data/potential-v1-gm.pt;
-# regenerate both with `python -m tests.data.make_potential_fixture` (see there).
-PINNED_V1_ENERGIES = [
-    -1029.823936000146,
-    -1029.884167048227,
-    -2039.8989402958014,
-    -13.623593374032133,
-    -13.562399125041443,
-    -13.562399125041443,
-    -13.561111617872795,
-    -13.555572249403637,
-    -13.555572249403637,
-]
+# Per-atom energies (eV) of molecule("CH3CH2OH") from each stored potential file;
+# `python -m tests.data.make_potential_fixture` writes the current version's file and
+# prints its energies (see there). Every stored version must keep giving them.
+PINNED_ENERGIES = {
+    "potential-v1-gm.pt": [
+        -1029.823936000146,
+        -1029.884167048227,
+        -2039.8989402958014,
+        -13.623593374032133,
+        -13.562399125041443,
+        -13.562399125041443,
+        -13.561111617872795,
+        -13.555572249403637,
+        -13.555572249403637,
+    ],
+    "potential-v2-pet-ecse.pt": [
+        -1035.2532477108066,
+        -1035.2089810676748,
+        -2046.2225646995412,
+        -16.284530618759305,
+        -17.43559125342586,
+        -17.43559125342586,
+        -16.72949624036844,
+        -17.138168366712495,
+        -17.138168366712495,
+    ],
+}
 
 
 @pytest.mark.parametrize(
@@ -75,12 +91,12 @@ def test_every_stored_format_version_loads(path: Path) -> None:
     atoms = molecule("CH3CH2OH")
     atoms.calc = PointChemCalculator(model, device="cpu")
     energies = atoms.get_potential_energies()
-    if path.name == "potential-v1-gm.pt":
-        assert energies.tolist() == pytest.approx(PINNED_V1_ENERGIES, abs=1e-10)
+    assert energies.tolist() == pytest.approx(PINNED_ENERGIES[path.name], abs=1e-10)
 
 
 def test_stored_versions_exist() -> None:
-    assert (DATA / "potential-v1-gm.pt").exists()
+    assert sorted(PINNED_ENERGIES) == sorted(p.name for p in DATA.glob("potential-v*"))
+    assert isinstance(load_potential(DATA / "potential-v2-pet-ecse.pt"), SymmetrizedPET)
 
 
 def test_truncated_file(tmp_path: Path) -> None:
@@ -153,3 +169,21 @@ def test_newer_format_version(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         load_potential(tmp_path / "nope.pt")
+
+
+def test_symmetrization_records_are_checked(tmp_path: Path) -> None:
+    path = tmp_path / "gm.pt"
+    save_potential(tiny_model(), path)
+    content = torch.load(path, weights_only=True)
+    content["symmetrization"] = {"method": "ecse-local", "frames": {}}
+    torch.save(content, path)
+    with pytest.raises(PotentialFileError, match="architecture 'gm', which has none"):
+        load_potential(path)
+    assert load_potential(path, symmetrize=False) is not None
+    pet = tmp_path / "pet.pt"
+    save_potential(tiny_symmetrized(), pet)
+    content = torch.load(pet, weights_only=True)
+    content["symmetrization"]["method"] = "global"
+    torch.save(content, pet)
+    with pytest.raises(PotentialFileError, match="unknown symmetrization method"):
+        load_potential(pet)

@@ -17,10 +17,11 @@ from ase.calculators.calculator import (
 from ase.data import chemical_symbols
 from ase.stress import full_3x3_to_voigt_6_stress
 
-from .devices import resolve_device
+from .devices import resolve_device, resolve_dtype
 from .evaluate import Prediction, evaluate, hessian
 from .graph import AtomicGraph, SkinNeighborList
 from .models.base import EnergyModel
+from .registry import unwrap_symmetrized
 from .serialization import load_potential
 
 __all__ = ["MIN_DISTANCE", "PointChemCalculator"]
@@ -42,11 +43,17 @@ class PointChemCalculator(Calculator):
             (copied: the calculator's own model is ``calc.model``).
         device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``,
             ``"cuda:1"``, ...
-        dtype: float dtype to run the model in (``torch.float32``/``torch.float64``);
-            None keeps the potential's own.
+        dtype: float dtype to run the model in (``torch.float32``/``torch.float64``
+            or ``"float32"``/``"float64"``); None keeps the potential's own.
         skin: neighbor-list skin in Å. The list is built at cutoff + skin and reused
             until an atom has moved more than skin/2 (or cell, pbc or numbers
             changed). 0 rebuilds at every call.
+        symmetrize: use the symmetrization the potential records (PET potentials:
+            ECSE, exactly rotation- and inversion-invariant; see
+            :mod:`pointchem.models.pet.symmetrized`). ``False`` is the explicit
+            opt-out: the bare model, several times faster, but its energy and forces
+            depend slightly on the orientation of the structure. No effect on
+            potentials that are invariant by construction (GM, WK).
         **kwargs: passed to :class:`ase.calculators.calculator.Calculator`.
 
     Example:
@@ -67,8 +74,9 @@ class PointChemCalculator(Calculator):
         self,
         potential: str | os.PathLike[str] | EnergyModel,
         device: torch.device | str = "auto",
-        dtype: torch.dtype | None = None,
+        dtype: torch.dtype | str | None = None,
         skin: float = 1.0,
+        symmetrize: bool = True,
         **kwargs: object,
     ):
         super().__init__(**kwargs)
@@ -76,9 +84,11 @@ class PointChemCalculator(Calculator):
         if isinstance(potential, EnergyModel):
             # A copy: casting and moving must not change the caller's model.
             model = copy.deepcopy(potential)
+            if not symmetrize:
+                model, _ = unwrap_symmetrized(model)
         else:
-            model = load_potential(potential)
-        self.dtype = dtype or model.dtype
+            model = load_potential(potential, symmetrize=symmetrize)
+        self.dtype = resolve_dtype(dtype) or model.dtype
         if self.dtype not in model.supported_dtypes:
             raise ValueError(
                 f"{type(model).__name__} supports {model.supported_dtypes}, "

@@ -14,9 +14,17 @@ from .models.base import EnergyModel
 from .models.gm import GaussianMomentModel, GMHypers
 from .models.gm.train import initialize_from_data
 from .models.pet import PETHypers, PointEdgeTransformer
+from .models.pet.symmetrized import SymmetrizedPET
+from .models.pet.symmetrized import symmetrize as symmetrize_pet
 from .models.pet.train import initialize_from_data as initialize_pet
 
-__all__ = ["ARCHITECTURES", "Architecture", "get_architecture"]
+__all__ = [
+    "ARCHITECTURES",
+    "Architecture",
+    "architecture_of",
+    "get_architecture",
+    "unwrap_symmetrized",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +45,10 @@ class Architecture:
         rotational_augmentation: whether gradient training rotates (and inverts)
             every structure at random by default, for families that are not
             rotation-invariant by construction (PET).
+        symmetrize: for families that are not invariant by construction, how a
+            model is wrapped by the symmetrization a potential file records,
+            called as ``symmetrize(model, record)`` (record None: the default
+            settings, as training records them); None when not applicable.
     """
 
     name: str
@@ -45,6 +57,7 @@ class Architecture:
     fit: Callable[..., Any] | None = None
     initialize: Callable[[Any, Any], None] | None = None
     rotational_augmentation: bool = False
+    symmetrize: Callable[[Any, dict[str, Any] | None], EnergyModel] | None = None
 
     def build(self, hypers: dict[str, Any], atomic_numbers: list[int]) -> EnergyModel:
         """Instantiate the model from plain-dict hypers (as stored in files)."""
@@ -64,6 +77,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         model=PointEdgeTransformer,
         initialize=initialize_pet,
         rotational_augmentation=True,
+        symmetrize=symmetrize_pet,
     ),
 }
 
@@ -78,8 +92,16 @@ def get_architecture(name: str) -> Architecture:
     raise ValueError(f"unknown architecture {name!r}; known: {known}.{hint}")
 
 
+def unwrap_symmetrized(model: EnergyModel) -> tuple[EnergyModel, dict[str, Any] | None]:
+    """The bare model and its symmetrization record (None when not symmetrized)."""
+    if isinstance(model, SymmetrizedPET):
+        return model.base, model.symmetrization.to_dict()
+    return model, None
+
+
 def architecture_of(model: EnergyModel) -> Architecture:
-    """The registry entry whose model class ``model`` is an instance of."""
+    """The registry entry whose model class ``model`` (or its bare model) is."""
+    model, _ = unwrap_symmetrized(model)
     for architecture in ARCHITECTURES.values():
         if type(model) is architecture.model:
             return architecture

@@ -6,11 +6,14 @@ cannot execute anything stored in it. Its keys:
 - ``format`` (``"pointchem-potential"``) and ``format_version`` (int)
 - ``architecture`` (registry name), ``hypers`` (plain dict), ``atomic_numbers`` (list)
 - ``dtype`` (``"float32"`` or ``"float64"``), ``state_dict`` (tensors only)
+- ``symmetrization`` (version 2): None, or how the model is made exactly
+  rotation-invariant when loaded (PET's ECSE: ``method``, frame settings and the fixed
+  extra rotation, see :class:`pointchem.models.pet.symmetrized.Symmetrization`)
 - ``metadata``: versions, creation time (UTC, ISO 8601), units, and, when the potential
   was trained, the training config and a SHA-256 of the training data.
 
-Older format versions are brought up to date by a chain of pure functions
-``upgrade_vN_to_vN+1`` (none yet: version 1 is the first).
+Older format versions are brought up to date by a chain of pure functions, one per
+step (version 1 → 2 adds ``symmetrization: None``).
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ import torch
 
 from . import __version__
 from .models.base import EnergyModel
-from .registry import architecture_of, get_architecture
+from .registry import architecture_of, get_architecture, unwrap_symmetrized
 
 __all__ = [
     "FORMAT_NAME",
@@ -38,12 +41,23 @@ __all__ = [
 ]
 
 FORMAT_NAME = "pointchem-potential"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
-_REQUIRED_KEYS = ("architecture", "hypers", "atomic_numbers", "dtype", "state_dict")
+_REQUIRED_KEYS = (
+    *("architecture", "hypers", "atomic_numbers", "dtype", "state_dict"),
+    "symmetrization",
+)
+
+
+def _upgrade_v1_to_v2(content: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 had no symmetrization: its models are used as stored."""
+    return {**content, "symmetrization": None, "format_version": 2}
+
 
 # One pure function per format step, keyed by the version it upgrades from.
-_UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+_UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    1: _upgrade_v1_to_v2
+}
 
 
 class PotentialFileError(ValueError):
@@ -58,12 +72,14 @@ def save_potential(
     """Write ``model`` to ``path`` as a potential file.
 
     Args:
-        model: a model of a registered family.
+        model: a model of a registered family, or its symmetrized wrapper (the file
+            then stores the bare model and the symmetrization record).
         path: destination, conventionally ``*.pt``.
         metadata: extra plain-data entries (training config, data hash, ...) merged
             over the automatic ones (versions, date, units).
     """
     architecture = architecture_of(model)
+    model, symmetrization = unwrap_symmetrized(model)
     dtype_name = {v: k for k, v in _DTYPES.items()}[model.dtype]
     content = {
         "format": FORMAT_NAME,
@@ -73,6 +89,7 @@ def save_potential(
         "atomic_numbers": list(model.atomic_numbers),
         "dtype": dtype_name,
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "symmetrization": symmetrization,
         "metadata": {
             "pointchem_version": __version__,
             "torch_version": str(torch.__version__),
@@ -160,18 +177,23 @@ def read_potential_file(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 def load_potential(
-    path: str | os.PathLike[str], device: torch.device | str = "cpu"
+    path: str | os.PathLike[str],
+    device: torch.device | str = "cpu",
+    symmetrize: bool = True,
 ) -> EnergyModel:
     """Build the model stored in a potential file, in eval mode and its stored dtype.
 
     Args:
         path: the ``.pt`` file.
         device: where to put the model.
+        symmetrize: apply the symmetrization the file records (PET's ECSE), so the
+            model is exactly rotation- and inversion-invariant. False returns the
+            bare model: faster, but its energy depends slightly on orientation.
 
     Raises:
         FileNotFoundError: no such file.
         PotentialFileError: corrupted, truncated, foreign or too-new file, or an
-            architecture this pointchem does not know.
+            architecture or symmetrization this pointchem does not know.
     """
     content = read_potential_file(path)
     try:
@@ -183,4 +205,22 @@ def load_potential(
     # round them.
     model = model.to(dtype=_DTYPES[content["dtype"]])
     model.load_state_dict(content["state_dict"], strict=True)
+    record = content["symmetrization"]
+    if symmetrize and record is not None:
+        model = _symmetrized(architecture, model, record, os.fspath(path))
     return model.to(device=device).eval()
+
+
+def _symmetrized(
+    architecture: Any, model: EnergyModel, record: Any, path: str
+) -> EnergyModel:
+    if architecture.symmetrize is None or not isinstance(record, dict):
+        raise PotentialFileError(
+            f"{path}: a symmetrization record {record!r} for architecture "
+            f"{architecture.name!r}, which has none"
+        )
+    try:
+        symmetrized: EnergyModel = architecture.symmetrize(model, record)
+    except ValueError as error:
+        raise PotentialFileError(f"{path}: {error}") from error
+    return symmetrized

@@ -19,6 +19,7 @@ from pointchem import PointChemCalculator, atoms_to_graph, evaluate, load_potent
 from pointchem.models.base import EnergyModel
 from pointchem.models.pet import PETHypers, PointEdgeTransformer
 from pointchem.models.pet import transformer as pet_transformer
+from pointchem.models.pet.symmetrized import SymmetrizedPET
 from pointchem.nn.neighbors import reverse_edges
 from pointchem.testing import random_rotation, rattled_copy
 from pointchem.training import loop
@@ -225,7 +226,9 @@ def test_training_with_augmentation_runs_and_saves(tmp_path: Path) -> None:
     )
     metrics = loop.train(config, tmp_path, progress=False)
     assert np.isfinite(metrics["test"]["forces_mae"])
-    model = load_potential(tmp_path / "potential.pt")
+    # saved with its symmetrization record (the family default); bare on request
+    assert isinstance(load_potential(tmp_path / "potential.pt"), SymmetrizedPET)
+    model = load_potential(tmp_path / "potential.pt", symmetrize=False)
     assert isinstance(model, PointEdgeTransformer)
     assert model.hypers == PETHypers.from_dict(TINY)
     assert float(model.scale.detach()[0]) != 1.0, "initialize_from_data scales it"

@@ -96,6 +96,25 @@ class TrainingSettings:
     rotation-invariant by construction; off for invariant families, where it changes
     nothing but rounding)."""
 
+    symmetrize: bool | None = None
+    """Record the family's exact symmetrization in the saved potential (PET: local
+    ECSE with its default settings, :mod:`pointchem.models.pet.symmetrized`), so the
+    calculator evaluates it exactly rotation- and inversion-invariant; the final
+    validation and test errors are then those of the symmetrized model. Null: on
+    for families that have one (PET), off otherwise; true for a family without one
+    is an error. Training itself always runs on the bare model."""
+
+    train_symmetrized: bool = False
+    """Train the symmetrized model (PET: ECSE in every step of the loss), which
+    costs several times a bare step. Meant for fine-tuning a bare-trained potential
+    (``initial_potential``) so that its symmetrized predictions are as accurate as
+    its bare ones; augmentation is then off (the model is invariant)."""
+
+    initial_potential: str | None = None
+    """Start from this potential file's weights and composition baseline instead of
+    a fresh model (fine-tuning); its architecture and hypers must equal the
+    config's. A relative path is taken relative to the config file."""
+
     early_stopping_patience: int | None = 200
     """Stop after this many epochs without a better validation metric; null: never."""
 
@@ -286,6 +305,10 @@ def load_config(
     if not isinstance(values, dict):
         raise ValueError(f"{path}: a config must be a YAML mapping")
     values = apply_overrides(values, overrides)
+    training = values.get("training") or {}
+    if isinstance(training.get("initial_potential"), str):
+        initial = Path(training["initial_potential"])
+        training["initial_potential"] = str(path.parent / initial)
     data = values.get("data") or {}
     for key in ("train", "validation", "test"):
         files = data.get(key)

@@ -24,8 +24,8 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from ..devices import resolve_device
 from ..evaluate import evaluate
 from ..models.base import EnergyModel
-from ..registry import get_architecture
-from ..serialization import save_potential
+from ..registry import architecture_of, get_architecture, unwrap_symmetrized
+from ..serialization import load_potential, save_potential
 from .batches import BatchMaker, random_orthogonal
 from .config import TrainConfig, TrainingSettings
 from .data import Sample, file_sha256, read_samples, split_samples
@@ -309,12 +309,36 @@ def _should_stop(state: TrainingState, settings: TrainingSettings, start: float)
 def _prepare(
     config: TrainConfig, splits: DataSplits, device: torch.device
 ) -> EnergyModel:
-    model = build_model(config, splits.train)
-    fit_composition_baseline(model, splits.train)
-    initialize = get_architecture(config.architecture).initialize
-    if initialize is not None:
-        initialize(model, splits.train)
+    if config.training.initial_potential is not None:
+        model = _initial_model(config, splits.train)
+    else:
+        model = build_model(config, splits.train)
+        fit_composition_baseline(model, splits.train)
+        initialize = get_architecture(config.architecture).initialize
+        if initialize is not None:
+            initialize(model, splits.train)
+    if config.training.train_symmetrized:
+        model = _symmetrized(config, model, wanted=True)
     return model.to(device=device)
+
+
+def _initial_model(config: TrainConfig, samples: list[Sample]) -> EnergyModel:
+    """The bare model of ``training.initial_potential``, checked against the config."""
+    path = config.training.initial_potential
+    assert path is not None
+    model = load_potential(path, symmetrize=False)
+    name = get_architecture(config.architecture).name
+    stored = architecture_of(model).name
+    if stored != name or model.hypers != config.model:
+        raise ValueError(
+            f"initial_potential {path} is {stored} with {model.hypers}, but the "
+            f"config asks for {name} with {config.model}"
+        )
+    numbers = {int(z) for s in samples for z in s.atoms.numbers}
+    missing = sorted(numbers - set(model.atomic_numbers))
+    if missing:
+        raise ValueError(f"initial_potential {path} does not know elements {missing}")
+    return model.to(dtype=_DTYPES[config.training.dtype])
 
 
 def _finish(
@@ -330,6 +354,7 @@ def _finish(
     model.eval()
     shift = refit_composition_baseline(model, splits.train, config.training.batch_size)
     logger.info("composition baseline refitted: %.3g meV per structure", shift * 1e3)
+    model = _symmetrized(config, model)
     resolved = config.to_dict()
     (output / "config.yaml").write_text(
         yaml.safe_dump(resolved, sort_keys=False, allow_unicode=True)
@@ -356,6 +381,33 @@ def _finish(
     (output / "metrics.json").write_text(json.dumps(summary, indent=2))
     log.plot(output / "learning_curve.png")
     return summary
+
+
+def _symmetrized(
+    config: TrainConfig, model: EnergyModel, wanted: bool | None = None
+) -> EnergyModel:
+    """The model wrapped in its family's symmetrization, if wanted and not yet.
+
+    ``wanted`` None: ``training.symmetrize`` (None there: yes where the family has
+    a symmetrization).
+    """
+    architecture = get_architecture(config.architecture)
+    if wanted is None:
+        wanted = config.training.symmetrize
+    if wanted is None:
+        wanted = architecture.symmetrize is not None
+    bare, record = unwrap_symmetrized(model)
+    if not wanted:
+        return bare
+    if record is not None:
+        return model
+    if architecture.symmetrize is None:
+        raise ValueError(
+            f"training.symmetrize is true, but architecture {architecture.name!r} "
+            "has no symmetrization (it is invariant by construction)"
+        )
+    logger.info("the potential is saved and scored with its symmetrization (ECSE)")
+    return architecture.symmetrize(model, None)
 
 
 def train(
@@ -387,6 +439,7 @@ def train(
     augment = settings.rotational_augmentation
     if augment is None:
         augment = get_architecture(config.architecture).rotational_augmentation
+    augment = augment and not settings.train_symmetrized
     state = TrainingState()
     if restart:
         state = _load_checkpoint(output / CHECKPOINT, model, optimisation)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import ClassVar
 
@@ -16,25 +17,28 @@ from ..base import EnergyModel
 from .hypers import PETHypers
 from .transformer import CutoffTransformer, log_key_weights
 
-__all__ = ["EdgeLayout", "MessagePassingLayer", "PointEdgeTransformer"]
+__all__ = [
+    "EdgeLayout",
+    "MessagePassingLayer",
+    "PointEdgeTransformer",
+    "TokenSets",
+]
 
 
 class EdgeLayout:
-    """Where each edge inside the cutoff sits among its centre's tokens.
+    """The edges inside the cutoff and their place among their centre's tokens.
 
     Attributes:
         centre: (n_edges,) int64 centre atom i of each edge i→j.
         neighbor: (n_edges,) int64 neighbour atom j.
         reverse: (n_edges,) int64 position of the edge j→i (opposite shift).
         width: the largest number of neighbours of one atom (≥ 1).
-        token_slots: (n_atoms + n_edges,) int64 position of every token (central
-            tokens first, then edges) in an (n_atoms · (1 + width)) token table
-            where atom a's central token is row a · (1 + width).
+        rank: (n_edges,) int64 position of each edge among its centre's edges.
+        vectors: (n_edges, 3) x_ij in Å, differentiable.
         switch: (n_edges,) cutoff weight f_c(r_ij), differentiable.
-        log_key_weights: (n_atoms, 1 + width) log attention weights of the tokens:
-            0 for the central token, log f_c for edges, −inf for padding.
-        geometry: (n_edges, 4 + n_radial_basis) edge inputs [x_ij, y_ij, z_ij, r_ij]
-            (Å) and the Bessel functions of r_ij.
+        log_key_weights: (n_atoms, 1 + width) log attention weights of an atom's
+            tokens: 0 for the central token, log f_c for edges, −inf for padding.
+        radial: (n_edges, 1 + n_radial_basis) r_ij (Å) and its Bessel functions.
     """
 
     def __init__(self, graph: AtomicGraph, model: PointEdgeTransformer):
@@ -48,28 +52,110 @@ class EdgeLayout:
         position = torch.cumsum(is_inside, 0) - 1
         self.reverse = position[reverse_all[edges]]
         self.centre, self.neighbor = graph.edge_index[:, edges]
-        vectors = vectors[edges]
-        lengths = torch.linalg.vector_norm(vectors, dim=1)
+        self.vectors = vectors[edges]
+        lengths = torch.linalg.vector_norm(self.vectors, dim=1)
         hypers = model.hypers
         self.switch = polynomial_switch(lengths, hypers.cutoff, hypers.cutoff_width)
-        n_atoms = graph.n_atoms
-        slots, self.width = neighbor_slots(self.centre, n_atoms)
-        stride = self.width + 1
-        central = torch.arange(n_atoms, device=slots.device) * stride
-        self.token_slots = torch.cat([central, slots + self.centre + 1])
-        weights = self.switch.new_zeros(n_atoms * stride)
-        weights = weights.index_copy(
-            0, self.token_slots, torch.cat([self.switch.new_ones(n_atoms), self.switch])
+        self.n_atoms = graph.n_atoms
+        slots, self.width = neighbor_slots(self.centre, self.n_atoms)
+        self.rank = slots - self.centre * self.width
+        edge_weights = self.switch.new_zeros(self.n_atoms * self.width)
+        edge_weights = edge_weights.index_copy(0, slots, self.switch)
+        weights = torch.cat(
+            [
+                self.switch.new_ones(self.n_atoms, 1),
+                edge_weights.view(self.n_atoms, self.width),
+            ],
+            1,
         )
-        self.log_key_weights = log_key_weights(weights.view(n_atoms, stride))
-        inputs = [vectors, lengths.unsqueeze(1)]
+        self.log_key_weights = log_key_weights(weights)
+        radial = [lengths.unsqueeze(1)]
         if hypers.n_radial_basis:
-            inputs.append(bessel_basis(lengths, hypers.n_radial_basis, hypers.cutoff))
-        self.geometry = torch.cat(inputs, 1)
+            radial.append(bessel_basis(lengths, hypers.n_radial_basis, hypers.cutoff))
+        self.radial = torch.cat(radial, 1)
+
+    def atom_sets(self, species: torch.Tensor) -> TokenSets:
+        """One token set per atom, edges in the global Cartesian frame (bare PET)."""
+        return TokenSets(
+            central_species=species,
+            owner=self.centre,
+            rank=self.rank,
+            width=self.width,
+            log_key_weights=self.log_key_weights,
+            geometry=torch.cat([self.vectors, self.radial], 1),
+        )
 
 
 def _reverse_of(graph: AtomicGraph) -> torch.Tensor:
     return reverse_edges(graph.edge_index, graph.cell_shifts, graph.n_atoms)
+
+
+@dataclasses.dataclass
+class TokenSets:
+    """The token sets one transformer pass runs over, and how they map to atoms.
+
+    Bare PET has one set per atom. A symmetrized PET has one set per (atom, frame)
+    instance, in which the atom's edges are expressed in that frame; its results are
+    averaged back to atoms and edges with the frame weights.
+
+    Attributes:
+        central_species: (n_sets,) int64 species of each set's central atom.
+        owner: (n_set_edges,) int64 set of each edge token.
+        rank: (n_set_edges,) int64 position of the edge token in its set.
+        width: the largest number of edge tokens of a set.
+        log_key_weights: (n_sets, 1 + width) attention log weights of the tokens.
+        geometry: (n_set_edges, 4 + n_radial_basis) [x, y, z, r, Φ(r)] of each edge
+            token, x, y, z in the set's frame (Å).
+        edge: (n_set_edges,) int64 edge of each edge token, None when the set edges
+            are the edges themselves.
+        atom: (n_sets,) int64 atom of each set, None when sets are atoms.
+        weight: (n_sets,) normalized frame weight of each set (summing to 1 per
+            atom), None when sets are atoms.
+    """
+
+    central_species: torch.Tensor
+    owner: torch.Tensor
+    rank: torch.Tensor
+    width: int
+    log_key_weights: torch.Tensor
+    geometry: torch.Tensor
+    edge: torch.Tensor | None = None
+    atom: torch.Tensor | None = None
+    weight: torch.Tensor | None = None
+
+    def __post_init__(self) -> None:
+        stride = self.width + 1
+        n_sets = self.central_species.shape[0]
+        centres = torch.arange(n_sets, device=self.owner.device) * stride
+        self.token_slots = torch.cat([centres, self.owner * stride + 1 + self.rank])
+        """(n_sets + n_set_edges,) row of every token (central tokens first) in the
+        (n_sets · (1 + width)) token table."""
+
+    def per_edge_token(self, values: torch.Tensor) -> torch.Tensor:
+        """Values of the edges, (n_edges, ...), gathered for every edge token."""
+        return values if self.edge is None else values[self.edge]
+
+    def to_atoms(self, values: torch.Tensor, n_atoms: int) -> torch.Tensor:
+        """Weighted sum over each atom's sets of per-set values (n_sets, ...)."""
+        if self.atom is None or self.weight is None:
+            return values
+        weighted = values * _broadcast(self.weight, values)
+        return weighted.new_zeros((n_atoms, *values.shape[1:])).index_add(
+            0, self.atom, weighted
+        )
+
+    def to_edges(self, values: torch.Tensor, n_edges: int) -> torch.Tensor:
+        """Weighted sum over each edge's tokens of values (n_set_edges, ...)."""
+        if self.edge is None or self.weight is None:
+            return values
+        weighted = values * _broadcast(self.weight[self.owner], values)
+        return weighted.new_zeros((n_edges, *values.shape[1:])).index_add(
+            0, self.edge, weighted
+        )
+
+
+def _broadcast(weights: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    return weights.view(-1, *([1] * (like.dim() - 1)))
 
 
 class MessagePassingLayer(torch.nn.Module):
@@ -106,35 +192,33 @@ class MessagePassingLayer(torch.nn.Module):
         self.energy_head = MLP([d_model, *hypers.head_hidden_sizes, 2])
 
     def forward(
-        self,
-        species: torch.Tensor,
-        layout: EdgeLayout,
-        messages: torch.Tensor,
-        bond_normalization: torch.Tensor,
+        self, sets: TokenSets, messages: torch.Tensor, bond_weights: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per-atom energy contribution (n_atoms,) and edge output tokens (n_edges, d).
+        """Energy contribution of every set (n_sets,) and edge output tokens.
 
         Args:
-            species: (n_atoms,) int64 species index.
-            layout: the edges and their token slots.
-            messages: (n_edges, d) input message of every edge.
-            bond_normalization: () factor on every bond energy.
+            sets: the token sets and their geometry.
+            messages: (n_set_edges, d) input message of every edge token.
+            bond_weights: (n_set_edges,) f_c(r_ij) / n̄ of every edge token.
+
+        Returns:
+            (n_sets,) energies and (n_set_edges, d) output edge tokens.
         """
-        n_atoms, stride = species.shape[0], layout.width + 1
-        geometry = self.geometry_embedding(layout.geometry)
+        n_sets, stride = sets.central_species.shape[0], sets.width + 1
+        geometry = self.geometry_embedding(sets.geometry)
         edge_tokens = self.compress(torch.cat([geometry, messages], 1))
         d_model = edge_tokens.shape[1]
-        every = torch.cat([self.central_embedding(species), edge_tokens])
-        table = every.new_zeros(n_atoms * stride, d_model)
-        table = table.index_copy(0, layout.token_slots, every)
+        every = torch.cat([self.central_embedding(sets.central_species), edge_tokens])
+        slots = sets.token_slots
+        table = every.new_zeros(n_sets * stride, d_model).index_copy(0, slots, every)
         outputs = self.transformer(
-            table.view(n_atoms, stride, d_model), layout.log_key_weights
+            table.view(n_sets, stride, d_model), sets.log_key_weights
         )
-        every = outputs.view(n_atoms * stride, d_model)[layout.token_slots]
+        every = outputs.view(n_sets * stride, d_model)[slots]
         readout = self.energy_head(every)
-        bonds = readout[n_atoms:, 1] * (layout.switch * bond_normalization)
-        energies = readout[:n_atoms, 0].index_add(0, layout.centre, bonds)
-        return energies, every[n_atoms:]
+        bonds = readout[n_sets:, 1] * bond_weights
+        energies = readout[:n_sets, 0].index_add(0, sets.owner, bonds)
+        return energies, every[n_sets:]
 
 
 class PointEdgeTransformer(EnergyModel):
@@ -210,12 +294,25 @@ class PointEdgeTransformer(EnergyModel):
         """
         species = self.checked_species(graph)
         layout = EdgeLayout(graph, self)
+        return self.energies_of_sets(species, layout, layout.atom_sets(species))
+
+    def energies_of_sets(
+        self, species: torch.Tensor, layout: EdgeLayout, sets: TokenSets
+    ) -> torch.Tensor:
+        """Per-atom energies (n_atoms,) from message passing over ``sets``.
+
+        Every layer runs the transformer on every set, then averages the sets'
+        energies and output tokens back to atoms and edges (with the frame weights
+        of a symmetrized model; identity for bare PET), so the messages passed on
+        are those of the averaged outputs.
+        """
+        n_atoms, n_edges = species.shape[0], layout.centre.shape[0]
         messages = self.neighbor_embedding(species[layout.neighbor])
-        total = layout.switch.new_zeros(graph.n_atoms)
+        bond_weights = sets.per_edge_token(layout.switch * self.bond_normalization)
+        total = layout.switch.new_zeros(n_atoms)
         for layer in self.layers:
-            energies, outputs = layer(
-                species, layout, messages, self.bond_normalization
-            )
-            total = total + energies
+            energies, outputs = layer(sets, sets.per_edge_token(messages), bond_weights)
+            total = total + sets.to_atoms(energies, n_atoms)
+            outputs = sets.to_edges(outputs, n_edges)
             messages = 0.5 * (messages + outputs[layout.reverse])
         return self.scale[species] * total + self.shift[species]
