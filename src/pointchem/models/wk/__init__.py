@@ -1,8 +1,9 @@
 """Wigner kernels (WK): mathematical building blocks.
 
 Real spherical harmonics and scaled Bessel functions (:mod:`.spherical`), real
-Clebsch–Gordan coefficients (:mod:`.clebsch_gordan`) and the closed-form ν = 1
-equivariant kernel between atomic environments (:mod:`.density_kernel`).
+Clebsch–Gordan coefficients (:mod:`.clebsch_gordan`), the closed-form ν = 1
+equivariant kernel between atomic environments (:mod:`.density_kernel`) and the
+Wigner iteration to higher body orders (:mod:`.iteration`).
 """
 
 from .clebsch_gordan import (
@@ -11,16 +12,26 @@ from .clebsch_gordan import (
     real_clebsch_gordan,
 )
 from .density_kernel import DensitySettings, cosine_switch, gaussian_width, nu1_kernel
+from .iteration import (
+    KernelBlocks,
+    equivariant_kernels,
+    invariant_kernels,
+    wigner_step,
+)
 from .spherical import scaled_spherical_bessel_i, spherical_harmonics
 
 __all__ = [
     "DensitySettings",
+    "KernelBlocks",
     "complex_clebsch_gordan",
     "complex_to_real_matrix",
     "cosine_switch",
+    "equivariant_kernels",
     "gaussian_width",
+    "invariant_kernels",
     "nu1_kernel",
     "real_clebsch_gordan",
     "scaled_spherical_bessel_i",
     "spherical_harmonics",
+    "wigner_step",
 ]
