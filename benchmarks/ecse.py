@@ -42,7 +42,10 @@ from systems import build_system
 from train_vs_apax import TEST_SETS, predict_ours, score
 
 from pointchem import PointChemCalculator, atoms_to_graph, load_potential
+from pointchem.models.base import EnergyModel
+from pointchem.models.pet import PointEdgeTransformer
 from pointchem.models.pet.symmetrized import SymmetrizedPET, frames_per_atom
+from pointchem.models.pet.symmetrized import symmetrize as symmetrize_pet
 from pointchem.testing import random_rotation, rattled_copy
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,9 +75,18 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def potential(path: Path, symmetrize: bool) -> EnergyModel:
+    """The potential bare, or symmetrized (default ECSE if the file records none)."""
+    model = load_potential(path, symmetrize=symmetrize)
+    if symmetrize and not isinstance(model, SymmetrizedPET):
+        assert isinstance(model, PointEdgeTransformer)
+        model = symmetrize_pet(model, None)
+    return model
+
+
 def calculator(path: Path, symmetrize: bool, dtype: str, device: str = "cpu") -> Any:
     return PointChemCalculator(
-        path, device=device, dtype=dtype, symmetrize=symmetrize, skin=0.0
+        potential(path, symmetrize), device=device, dtype=dtype, skin=0.0
     )
 
 
@@ -262,7 +274,7 @@ def stage_cost(args: argparse.Namespace) -> dict:
             atoms = build_system(name, seed=0)
             calls = args.calls_large if len(atoms) > 1000 else args.calls
             row: dict[str, Any] = {"n_atoms": len(atoms)}
-            model = load_potential(ETHANOL)
+            model = potential(ETHANOL, True)
             assert isinstance(model, SymmetrizedPET)
             graph = atoms_to_graph(atoms, model.cutoff, torch.float32, "cpu")
             row["sets_per_atom_mean"], row["sets_per_atom_max"] = frames_per_atom(
@@ -270,7 +282,7 @@ def stage_cost(args: argparse.Namespace) -> dict:
             )
             for symmetrize in (True, False):
                 calc = PointChemCalculator(
-                    ETHANOL, device=device, dtype="float32", symmetrize=symmetrize
+                    potential(ETHANOL, symmetrize), device=device, dtype="float32"
                 )
                 label = "symmetrized_ms" if symmetrize else "bare_ms"
                 row[label] = time_calls(atoms, calc, calls)
