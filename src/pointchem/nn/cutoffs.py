@@ -6,7 +6,7 @@ import math
 
 import torch
 
-__all__ = ["cosine_cutoff", "polynomial_switch"]
+__all__ = ["cosine_cutoff", "cosine_switch", "polynomial_switch"]
 
 
 def cosine_cutoff(distances: torch.Tensor, cutoff: float) -> torch.Tensor:
@@ -43,3 +43,20 @@ def polynomial_switch(
     """
     s = torch.clamp((distances - (cutoff - width)) / width, min=0.0, max=1.0)
     return 1.0 - s * s * s * (s * (6.0 * s - 15.0) + 10.0)
+
+
+def cosine_switch(distances: torch.Tensor, cutoff: float, width: float) -> torch.Tensor:
+    """f_c(r): 1 below r_c − w, ½[1 + cos(π (r − r_c + w)/w)] up to r_c, 0 beyond.
+
+    Value and slope are continuous (C¹); the slope is exactly 0 outside [r_c − w, r_c].
+
+    Args:
+        distances: any shape, Å.
+        cutoff: r_c in Å.
+        width: w in Å, 0 < w ≤ r_c.
+
+    Returns:
+        Same shape as ``distances``, dimensionless, in [0, 1].
+    """
+    s = torch.clamp((distances - (cutoff - width)) / width, min=0.0, max=1.0)
+    return 0.5 * (1.0 + torch.cos(math.pi * s))

@@ -6,12 +6,13 @@ equivariant kernel between atomic environments (:mod:`.density_kernel`) and the
 Wigner iteration to higher body orders (:mod:`.iteration`).
 """
 
+from ...nn.cutoffs import cosine_switch
 from .clebsch_gordan import (
     complex_clebsch_gordan,
     complex_to_real_matrix,
     real_clebsch_gordan,
 )
-from .density_kernel import DensitySettings, cosine_switch, gaussian_width, nu1_kernel
+from .density_kernel import DensitySettings, gaussian_width, nu1_kernel
 from .iteration import (
     KernelBlocks,
     equivariant_kernels,

@@ -6,8 +6,8 @@ species Z_j. Its species-resolved neighbour density is
     ρ^a_A(x) = Σ_{j: Z_j = a} f_c(r_j) g_{σ(r_j)}(x − r_j),
     g_σ(x) = (2πσ²)^{−3/2} exp(−|x|²/2σ²)   (Å⁻³),   σ(r) = C exp(r / L_R)  (Å),
 
-with the cosine switch f_c of :func:`cosine_switch`. The ν = 1 kernel is the
-rotation-integrated overlap, summed over neighbour species a,
+with the cosine switch f_c of :func:`pointchem.nn.cutoffs.cosine_switch`. The ν = 1
+kernel is the rotation-integrated overlap, summed over neighbour species a,
 
     k_l(A, B)_{m m′} = ∫ dR D^l_{m m′}(R) Σ_a ⟨ρ^a_A, R̂ ρ^a_B⟩        (Å⁻³),
 
@@ -36,9 +36,10 @@ import math
 
 import torch
 
+from ...nn.cutoffs import cosine_switch
 from .spherical import scaled_spherical_bessel_i, spherical_harmonics
 
-__all__ = ["DensitySettings", "cosine_switch", "gaussian_width", "nu1_kernel"]
+__all__ = ["DensitySettings", "gaussian_width", "nu1_kernel"]
 
 _CHUNK_ENTRIES = 2**20
 """Default budget of neighbour pairs (env pairs × n_max_a × n_max_b) per chunk; each
@@ -77,23 +78,6 @@ class DensitySettings:
             raise ValueError(f"width_scale must be > 0 Å, got {self.width_scale}")
         if not self.width_length > 0:
             raise ValueError(f"width_length must be > 0 Å, got {self.width_length}")
-
-
-def cosine_switch(distances: torch.Tensor, cutoff: float, width: float) -> torch.Tensor:
-    """f_c(r): 1 below r_c − w, ½[1 + cos(π (r − r_c + w)/w)] up to r_c, 0 beyond.
-
-    Value and slope are continuous (C¹); the slope is exactly 0 outside [r_c − w, r_c].
-
-    Args:
-        distances: any shape, Å.
-        cutoff: r_c in Å.
-        width: w in Å, 0 < w ≤ r_c.
-
-    Returns:
-        Same shape as ``distances``, dimensionless, in [0, 1].
-    """
-    s = torch.clamp((distances - (cutoff - width)) / width, min=0.0, max=1.0)
-    return 0.5 * (1.0 + torch.cos(math.pi * s))
 
 
 def gaussian_width(distances: torch.Tensor, settings: DensitySettings) -> torch.Tensor:
