@@ -23,6 +23,7 @@ from pointchem.models.pet.symmetrized import (
     SymmetrizedPET,
     frames_per_atom,
 )
+from pointchem.nn.frames import FrameHypers
 from pointchem.serialization import read_potential_file, save_potential
 from pointchem.testing import random_rotation, rattled_copy
 from pointchem.training import loop
@@ -33,9 +34,17 @@ from ..physics_suite import PhysicsSuite, ethanol
 from .test_pet import TINY, tiny_model
 
 
-def tiny_symmetrized() -> SymmetrizedPET:
+def tiny_symmetrized(n_prunings: int | None = None) -> SymmetrizedPET:
+    """The tiny PET symmetrized with default frames, or with ``n_prunings``."""
     torch.manual_seed(0)
-    return SymmetrizedPET(tiny_model())
+    if n_prunings is None:
+        return SymmetrizedPET(tiny_model())
+    frames = FrameHypers(n_prunings=n_prunings)
+    return SymmetrizedPET(tiny_model(), Symmetrization(frames=frames))
+
+
+PRUNINGS = [None, 4]
+"""Default frames (no pruning) and the reference's 4 prunings."""
 
 
 class TestSymmetrizedPET(PhysicsSuite):
@@ -152,7 +161,10 @@ def _work_mismatch(model: EnergyModel, steps: np.ndarray) -> np.ndarray:
     )
 
 
-def test_no_energy_jump_along_a_path_through_frame_changes() -> None:
+@pytest.mark.parametrize("n_prunings", PRUNINGS)
+def test_no_energy_jump_along_a_path_through_frame_changes(
+    n_prunings: int | None,
+) -> None:
     """Where energy and work disagree most, a 100× finer path makes them agree.
 
     A jump J in the energy would leave a mismatch ≥ J however fine the steps; a smooth
@@ -160,7 +172,7 @@ def test_no_energy_jump_along_a_path_through_frame_changes() -> None:
     weights steeply (its frames disagree by O(1) eV), hence refinement, not one
     fixed tolerance.
     """
-    model = tiny_symmetrized()
+    model = tiny_symmetrized(n_prunings)
     steps = np.linspace(0.0, 1.0, 201)
     mismatch = _work_mismatch(model, steps)
     for k in np.argsort(mismatch)[-3:]:
@@ -168,8 +180,9 @@ def test_no_energy_jump_along_a_path_through_frame_changes() -> None:
         assert _work_mismatch(model, finer).max() < 1e-2 * mismatch[k] + 1e-12
 
 
-def test_forces_are_gradients_along_the_path() -> None:
-    model = tiny_symmetrized()
+@pytest.mark.parametrize("n_prunings", PRUNINGS)
+def test_forces_are_gradients_along_the_path(n_prunings: int | None) -> None:
+    model = tiny_symmetrized(n_prunings)
     for t in np.linspace(0.0, 1.0, 11):
         atoms = path_structure(float(t))
         _, force = _energy_and_forces(model, atoms)
@@ -186,11 +199,20 @@ def test_forces_are_gradients_along_the_path() -> None:
 
 
 def test_frames_per_atom_are_few() -> None:
+    """The adaptive inner cutoff keeps a small shell of neighbours; pruning cuts more.
+
+    Every ordered pair of the k neighbours inside the cutoff would give 2k(k − 1)
+    sets + aux per atom (113 for most atoms of ethanol at 4 Å).
+    """
     model = tiny_symmetrized()
     graph = atoms_to_graph(ethanol(), model.cutoff, torch.float64, "cpu")
+    neighbours = torch.bincount(graph.edge_index[0], minlength=graph.n_atoms)
+    all_pairs = (2 * neighbours * (neighbours - 1) + 1).double().mean()
     mean, largest = frames_per_atom(model, graph)
-    assert 2.0 <= mean <= 12.0
-    assert largest <= 24
+    assert 2.0 <= mean < 0.25 * float(all_pairs)
+    pruned_mean, pruned_largest = frames_per_atom(tiny_symmetrized(4), graph)
+    assert 2.0 <= pruned_mean < mean
+    assert pruned_largest <= largest
 
 
 def test_potential_file_records_the_symmetrization(tmp_path: Path) -> None:
