@@ -17,6 +17,8 @@ from .models.pet import PETHypers, PointEdgeTransformer
 from .models.pet.symmetrized import SymmetrizedPET
 from .models.pet.symmetrized import symmetrize as symmetrize_pet
 from .models.pet.train import initialize_from_data as initialize_pet
+from .models.wk import WignerKernelModel, WKHypers
+from .models.wk.fit import fit_wigner_kernel
 
 __all__ = [
     "ARCHITECTURES",
@@ -38,7 +40,10 @@ class Architecture:
         model: the :class:`EnergyModel` subclass, built as ``model(hypers, numbers)``.
         fit: how the family's parameters are obtained from data when that is not
             the shared gradient loop of ``pointchem.training`` (WK's linear solve);
-            None for gradient-trained families.
+            None for gradient-trained families. Called as ``fit(model, train,
+            validation, progress=...)`` with a model whose composition baseline is
+            fitted and lists of (graph, energy eV, forces eV/Å or None); returns
+            the fitted model and a dict of numbers for the training log.
         initialize: family-specific preparation before gradient training, called
             as ``initialize(model, samples)`` with the training samples (see
             :mod:`pointchem.models.statistics`); None when nothing is needed.
@@ -78,6 +83,12 @@ ARCHITECTURES: dict[str, Architecture] = {
         initialize=initialize_pet,
         rotational_augmentation=True,
         symmetrize=symmetrize_pet,
+    ),
+    "wk": Architecture(
+        name="wk",
+        hypers=WKHypers,
+        model=WignerKernelModel,
+        fit=fit_wigner_kernel,
     ),
 }
 

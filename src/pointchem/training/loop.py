@@ -23,6 +23,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from ..devices import resolve_device
 from ..evaluate import evaluate
+from ..graph import AtomicGraph, atoms_to_graph
 from ..models.base import EnergyModel
 from ..registry import architecture_of, get_architecture, unwrap_symmetrized
 from ..serialization import load_potential, save_potential
@@ -410,6 +411,51 @@ def _symmetrized(
     return architecture.symmetrize(model, None)
 
 
+def _references(
+    samples: list[Sample], model: EnergyModel, device: torch.device
+) -> list[tuple[AtomicGraph, float, torch.Tensor | None]]:
+    """(graph, energy eV, forces eV/Å or None) of each sample, in the model's dtype."""
+    return [
+        (
+            atoms_to_graph(s.atoms, model.cutoff, model.dtype, device),
+            s.energy,
+            None if s.forces is None else torch.as_tensor(s.forces).to(model.dtype),
+        )
+        for s in samples
+    ]
+
+
+def _fit_directly(
+    config: TrainConfig,
+    output: Path,
+    splits: DataSplits,
+    device: torch.device,
+    progress: bool,
+) -> dict[str, Any]:
+    """Families fitted without gradient steps (WK): baseline, one ``fit`` call."""
+    architecture = get_architecture(config.architecture)
+    assert architecture.fit is not None
+    model = build_model(config, splits.train)
+    if model.dtype not in model.supported_dtypes:
+        raise ValueError(
+            f"architecture {architecture.name!r} supports {model.supported_dtypes}, "
+            f"not training.dtype {config.training.dtype!r}"
+        )
+    fit_composition_baseline(model, splits.train)
+    model = model.to(device=device)
+    log = TrainingLog(output / "log.csv", 1, progress=progress)
+    model, report = architecture.fit(
+        model,
+        _references(splits.train, model, device),
+        _references(splits.validation, model, device),
+        progress=progress,
+    )
+    log.record(1, report)
+    log.close()
+    state = TrainingState(epoch=1, best_epoch=1)
+    return _finish(config, output, model, splits, state, log)
+
+
 def train(
     config: TrainConfig,
     output_dir: str | Path,
@@ -431,6 +477,8 @@ def train(
     settings = config.training
     device = resolve_device(settings.device)
     splits = load_splits(config)
+    if get_architecture(config.architecture).fit is not None:
+        return _fit_directly(config, output, splits, device, progress)
     model = _prepare(config, splits, device)
     dtype = _DTYPES[settings.dtype]
     train_maker = BatchMaker(splits.train, model.cutoff, dtype, device)
