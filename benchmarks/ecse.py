@@ -66,6 +66,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--calls-large", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="cost: alternations of both models"
+    )
     args = parser.parse_args()
     args.stages = [s for s in args.stages.split(",") if s]
     args.sizes = [s for s in args.sizes.split(",") if s]
@@ -280,13 +283,22 @@ def stage_cost(args: argparse.Namespace) -> dict:
             row["sets_per_atom_mean"], row["sets_per_atom_max"] = frames_per_atom(
                 model, graph
             )
-            for symmetrize in (True, False):
-                calc = PointChemCalculator(
+            calculators = {
+                label: PointChemCalculator(
                     potential(ETHANOL, symmetrize), device=device, dtype="float32"
                 )
-                label = "symmetrized_ms" if symmetrize else "bare_ms"
-                row[label] = time_calls(atoms, calc, calls)
-            row["ratio"] = row["symmetrized_ms"] / row["bare_ms"]
+                for label, symmetrize in (("symmetrized", True), ("bare", False))
+            }
+            rounds: dict[str, list[float]] = {label: [] for label in calculators}
+            for _ in range(args.rounds):  # alternate, so that load drift hits both
+                for label, calc in calculators.items():
+                    rounds[label].append(time_calls(atoms, calc, calls))
+            ratios = [s / b for s, b in zip(*rounds.values(), strict=True)]
+            for label, times in rounds.items():
+                row[f"{label}_ms"] = statistics.median(times)
+                row[f"{label}_ms_rounds"] = times
+            row["ratio"] = statistics.median(ratios)
+            row["ratio_rounds"] = ratios
             table.setdefault(device, {})[name] = row
             print(f"cost {device} {name}: {row}", flush=True)
     return table
