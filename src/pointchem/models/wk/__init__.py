@@ -2,7 +2,8 @@
 
 Real spherical harmonics and scaled Bessel functions (:mod:`.spherical`), real
 Clebsch–Gordan coefficients (:mod:`.clebsch_gordan`), the closed-form ν = 1
-equivariant kernel between atomic environments (:mod:`.density_kernel`), the
+equivariant kernel between atomic environments (:mod:`.density_kernel`, evaluated
+on ragged neighbour lists by :mod:`.ragged`), the
 Wigner iteration to higher body orders (:mod:`.iteration`), environments and
 farthest-point sampling (:mod:`.sparse`), the sparse model (:mod:`.model`,
 hyperparameters in :mod:`.hypers`) and its fit on energies and forces

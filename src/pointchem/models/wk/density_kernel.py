@@ -32,12 +32,8 @@ whose centres have the same species.
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import torch
-
-from ...nn.cutoffs import cosine_switch
-from .spherical import scaled_spherical_bessel_i, spherical_harmonics
 
 __all__ = ["DensitySettings", "gaussian_width", "nu1_kernel"]
 
@@ -85,82 +81,6 @@ def gaussian_width(distances: torch.Tensor, settings: DensitySettings) -> torch.
     return settings.width_scale * torch.exp(distances / settings.width_length)
 
 
-@dataclasses.dataclass(frozen=True)
-class _Neighbours:
-    """Per-neighbour terms of a batch of environments (leading dims: (n_env, n_max)).
-
-    Attributes:
-        distances: r in Å.
-        variances: σ(r)² in Å².
-        weights: f_c(r), 0 for padding, dimensionless.
-        species: Z (int), −1 for padding.
-        harmonics: per l, (n_env, n_max, 2l+1) real Y_lm(r̂).
-    """
-
-    distances: torch.Tensor
-    variances: torch.Tensor
-    weights: torch.Tensor
-    species: torch.Tensor
-    harmonics: list[torch.Tensor]
-
-    def select(self, index: torch.Tensor) -> _Neighbours:
-        """The environments ``index`` (n,), in that order."""
-        return _Neighbours(
-            self.distances[index],
-            self.variances[index],
-            self.weights[index],
-            self.species[index],
-            [y[index] for y in self.harmonics],
-        )
-
-
-def _neighbour_terms(
-    vectors: torch.Tensor, species: torch.Tensor, settings: DensitySettings
-) -> _Neighbours:
-    """Distances, widths, cutoff weights and Y_lm of padded neighbour tables.
-
-    Padding entries (species < 0) are replaced by a unit vector with weight 0, so
-    their values and gradients are finite and do not contribute.
-    """
-    valid = species >= 0
-    placeholder = torch.zeros_like(vectors)
-    placeholder[..., 0] = 1.0
-    safe = torch.where(valid[..., None], vectors, placeholder)
-    distances = torch.linalg.vector_norm(safe, dim=-1)
-    weights = cosine_switch(distances, settings.cutoff, settings.cutoff_width)
-    weights = torch.where(valid, weights, torch.zeros_like(weights))
-    flat = spherical_harmonics(safe.reshape(-1, 3), settings.l_max)
-    harmonics = [y.reshape(*species.shape, y.shape[-1]) for y in flat]
-    variances = gaussian_width(distances, settings) ** 2
-    return _Neighbours(distances, variances, weights, species, harmonics)
-
-
-def _pair_blocks(
-    a: _Neighbours, b: _Neighbours, settings: DensitySettings
-) -> list[torch.Tensor]:
-    """Kernel blocks for aligned environment pairs (a[p], b[p]), p = 0..P−1.
-
-    Returns:
-        Per l, (P, 2l+1, 2l+1) in Å⁻³.
-    """
-    precision = 1.0 / (a.variances[:, :, None] + b.variances[:, None, :])
-    same_species = (a.species[:, :, None] == b.species[:, None, :]).to(precision)
-    difference = a.distances[:, :, None] - b.distances[:, None, :]
-    gaussian = (precision / (2.0 * math.pi)) ** 1.5 * torch.exp(
-        -0.5 * precision * difference * difference
-    )
-    weights = a.weights[:, :, None] * b.weights[:, None, :] * same_species
-    argument = precision * a.distances[:, :, None] * b.distances[:, None, :]
-    bessel = scaled_spherical_bessel_i(argument, settings.l_max)
-    radial = gaussian * weights
-    blocks = []
-    for ell in range(settings.l_max + 1):
-        coupling = radial * bessel[..., ell] * (32.0 * math.pi**3 / (2 * ell + 1))
-        right = torch.bmm(coupling, b.harmonics[ell])
-        blocks.append(torch.bmm(a.harmonics[ell].transpose(1, 2), right))
-    return blocks
-
-
 def _check_inputs(vectors: torch.Tensor, species: torch.Tensor, name: str) -> None:
     """Raise ValueError if a neighbour table has the wrong shapes."""
     if vectors.ndim != 3 or vectors.shape[-1] != 3:
@@ -188,6 +108,9 @@ def nu1_kernel(
     Formula, units and conventions in the module docstring. Everything is plain
     torch on the device and dtype of ``vectors_a``, so autograd gives forces
     (derivatives w.r.t. ``vectors_a`` or ``vectors_b``) and second derivatives.
+    Padding is dropped and only same-species neighbour pairs are visited
+    (:func:`~pointchem.models.wk.ragged.ragged_nu1_kernel`; the first, padded
+    implementation is kept in ``tests/models/wk_reference.py`` as a reference).
     Pairs are processed in chunks to bound the memory of the forward pass; with
     autograd the graph of every chunk is kept, so for derivative kernels call this
     per chunk of pairs and reduce before the next call.
@@ -215,12 +138,20 @@ def nu1_kernel(
     if chunk_size is None:
         per_pair = max(1, vectors_a.shape[1] * vectors_b.shape[1])
         chunk_size = max(1, _CHUNK_ENTRIES // per_pair)
-    a = _neighbour_terms(vectors_a, species_a, settings)
-    b = _neighbour_terms(vectors_b, species_b, settings)
+    from .ragged import ragged_nu1_kernel, table_terms  # ragged imports this module
+
+    valid = torch.cat([species_a[species_a >= 0], species_b[species_b >= 0]])
+    known = torch.unique(valid)
+    size = int(known.max()) + 1 if known.numel() else 1
+    code_of = torch.zeros(size, dtype=torch.int64, device=known.device)
+    code_of[known] = torch.arange(known.shape[0], device=known.device)
+    n_species = max(1, known.shape[0])
+    a = table_terms(vectors_a, species_a, code_of, n_species, settings)
+    b = table_terms(vectors_b, species_b, code_of, n_species, settings)
     parts: list[list[torch.Tensor]] = [[] for _ in range(settings.l_max + 1)]
     for start in range(0, pairs.shape[0], chunk_size):
         chunk = pairs[start : start + chunk_size]
-        blocks = _pair_blocks(a.select(chunk[:, 0]), b.select(chunk[:, 1]), settings)
+        blocks = ragged_nu1_kernel(a, b, chunk, settings.l_max)
         for ell, block in enumerate(blocks):
             parts[ell].append(block)
     return [

@@ -236,6 +236,19 @@ def _couple_degrees(
     return [coupled[..., cols, cols].permute(1, 2, 0, 3, 4) for _, cols in lambdas]
 
 
+def _same_blocks(k_a: KernelBlocks, k_b: KernelBlocks) -> bool:
+    """Whether both kernels hold the very same block tensors (k ⊗ k, e.g. ν = 1 → 2).
+
+    Then the (l1, l2) and (l2, l1) terms of :func:`couple` are equal: the real CG
+    obey C^{λμ}_{l2m2 l1m1} = ±C^{λμ}_{l1m1 l2m2} with one sign per (l1, l2, λ),
+    which cancels in C C, and the parity label is symmetric in l1, l2. Each
+    l1 < l2 term is therefore computed once and doubled (same value up to rounding).
+    """
+    if k_a.blocks.keys() != k_b.blocks.keys():
+        return False
+    return all(k_a.blocks[key] is k_b.blocks[key] for key in k_a.blocks)
+
+
 def _accumulate(
     out: dict[BlockKey, torch.Tensor], key: BlockKey, block: torch.Tensor
 ) -> None:
@@ -271,14 +284,19 @@ def couple(
     reference = k_a.blocks[(0, 1)]
     out: dict[BlockKey, torch.Tensor] = {}
     degrees_b = k_b.by_degree()
+    symmetric = _same_blocks(k_a, k_b)
     for l1, (sigmas_1, stack_a) in k_a.by_degree().items():
         for l2, (sigmas_2, stack_b) in degrees_b.items():
+            if symmetric and l2 < l1:
+                continue  # counted twice at (l2, l1), see _same_blocks
             cg, lambdas = _coupling_tensor(
                 l1, l2, lambda_max, normalisation, reference.dtype, reference.device
             )
             if not lambdas:
                 continue
             per_degree = _couple_degrees(stack_a, stack_b, cg, lambdas)
+            if symmetric and l1 != l2:
+                per_degree = [2.0 * coupled for coupled in per_degree]
             for (lam, _), coupled in zip(lambdas, per_degree, strict=True):
                 for i, sigma_1 in enumerate(sigmas_1):
                     for j, sigma_2 in enumerate(sigmas_2):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -10,14 +11,48 @@ import torch
 from ...graph import AtomicGraph, edge_vectors
 from ..base import EnergyModel
 from .hypers import WKHypers
-from .sparse import (
-    Environments,
-    body_order_kernels,
-    graph_environments,
-    same_centre_pairs,
-)
+from .iteration import invariant_kernels
+from .ragged import NeighbourTerms, ragged_nu1_kernel, table_terms
+from .sparse import Environments, graph_terms, same_centre_pairs
 
 __all__ = ["WignerKernelModel"]
+
+
+class _SupportCache:
+    """One value computed from some buffers, rebuilt when any of them changes.
+
+    Holds weak references and version counters of the buffers: ``to()``,
+    ``load_state_dict`` and ``set_support`` install new tensors, in-place edits bump
+    the version, and both trigger a rebuild. Pickles and deep-copies as empty.
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple[tuple[weakref.ref[torch.Tensor], int], ...] | None = None
+        self._value: Any = None
+
+    def get(self, buffers: Sequence[torch.Tensor], compute: Callable[[], Any]) -> Any:
+        """The cached value for ``buffers``, or ``compute()`` (then cached)."""
+        key = self._key
+        if (
+            key is not None
+            and len(key) == len(buffers)
+            and all(
+                ref() is t and version == t._version
+                for (ref, version), t in zip(key, buffers, strict=True)
+            )
+        ):
+            return self._value
+        value = compute()
+        self._key = tuple((weakref.ref(t), t._version) for t in buffers)
+        self._value = value
+        return value
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"_key": None, "_value": None}
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> _SupportCache:
+        return _SupportCache()
+
 
 _SUPPORT_BUFFERS = (
     "support_vectors",
@@ -79,6 +114,7 @@ class WignerKernelModel(EnergyModel):
         self.register_buffer("support_species", torch.zeros(0, 1, dtype=torch.int64))
         self.register_buffer("support_centres", torch.zeros(0, dtype=torch.int64))
         self.register_buffer("weights", torch.zeros(0, dtype=float64))
+        self._support_cache = _SupportCache()
 
     @property
     def dtype(self) -> torch.dtype:
@@ -123,17 +159,63 @@ class WignerKernelModel(EnergyModel):
             self.hypers.weights(), dtype=self.dtype, device=self.weights.device
         )
 
+    def support_terms(self) -> NeighbourTerms:
+        """Per-neighbour terms of the support environments (r, σ², f_c, Y_lm).
+
+        They depend on the support buffers alone, so they are computed once and
+        cached; a new or modified buffer (``to()``, loading, ``set_support``, an
+        in-place edit) rebuilds them. Built outside inference mode and without
+        autograd history, so the same terms serve every later call.
+        """
+        buffers = (
+            self.support_vectors,
+            self.support_species,
+            self.species_of_atomic_number,
+        )
+
+        def compute() -> NeighbourTerms:
+            with torch.inference_mode(False), torch.no_grad():
+                return table_terms(
+                    self.support_vectors.clone(),
+                    self.support_species.clone(),
+                    self.species_of_atomic_number.clone(),
+                    self.n_species,
+                    self.hypers.density(),
+                )
+
+        terms: NeighbourTerms = self._support_cache.get(buffers, compute)
+        return terms
+
     def forward(self, graph: AtomicGraph) -> torch.Tensor:
         """Per-atom energies without the composition baseline, (n_atoms,), eV.
+
+        The ν = 1 kernel runs on ragged neighbour lists
+        (:func:`~pointchem.models.wk.ragged.ragged_nu1_kernel`): only same-species
+        neighbour pairs are visited, and the support side comes from the cache of
+        :meth:`support_terms`.
 
         Raises:
             ValueError: the graph contains an element the model does not know.
         """
         self.checked_species(graph)
-        environments = graph_environments(graph, edge_vectors(graph), self.cutoff)
-        support = self.support()
-        pairs = same_centre_pairs(environments.centres, support.centres)
-        kernels = body_order_kernels(environments, support, pairs, self.hypers)
+        hypers = self.hypers
+        settings = hypers.density()
+        atoms = graph_terms(
+            graph,
+            edge_vectors(graph),
+            self.species_of_atomic_number,
+            self.n_species,
+            settings,
+        )
+        pairs = same_centre_pairs(graph.atomic_numbers, self.support_centres)
+        k_1 = ragged_nu1_kernel(atoms, self.support_terms(), pairs, settings.l_max)
+        kernels = invariant_kernels(
+            k_1,
+            hypers.nu_max,
+            hypers.lambda_max,
+            mode=hypers.mode,  # type: ignore[arg-type]
+            normalisation=hypers.normalisation,  # type: ignore[arg-type]
+        )
         contributions = (self.mixture() @ kernels) * self.weights[pairs[:, 1]]
         energies = graph.positions.new_zeros(graph.n_atoms)
         return energies.index_add(0, pairs[:, 0], contributions)

@@ -16,15 +16,17 @@ import torch
 
 from ...graph import AtomicGraph
 from ...nn.neighbors import neighbor_slots
-from .density_kernel import nu1_kernel
+from .density_kernel import DensitySettings, nu1_kernel
 from .hypers import WKHypers
 from .iteration import invariant_kernels
+from .ragged import NeighbourTerms, neighbour_terms
 
 __all__ = [
     "Environments",
     "body_order_kernels",
     "farthest_point_sampling",
     "graph_environments",
+    "graph_terms",
     "same_centre_pairs",
 ]
 
@@ -90,6 +92,37 @@ def graph_environments(
         species.view(n_atoms, width),
         graph.atomic_numbers,
         neighbours.view(n_atoms, width),
+    )
+
+
+def graph_terms(
+    graph: AtomicGraph,
+    vectors: torch.Tensor,
+    code_of: torch.Tensor,
+    n_species: int,
+    settings: DensitySettings,
+) -> NeighbourTerms:
+    """Every atom's environment as flat per-neighbour terms (ragged, no padding).
+
+    Edges at or beyond the cutoff are dropped as in :func:`graph_environments`.
+
+    Args:
+        graph: the structures (full neighbour list).
+        vectors: (n_edges, 3) edge vectors in Å, with their autograd history.
+        code_of: (Z_max + 1,) int64 species code of every atomic number in the graph.
+        n_species: number of species codes.
+        settings: density parameters (cutoff, widths, l_max).
+
+    Returns:
+        Terms of n_atoms environments, environment i being atom i.
+    """
+    with torch.no_grad():
+        inside = (vectors * vectors).sum(dim=1) < settings.cutoff**2
+    edges = torch.nonzero(inside).squeeze(1)
+    centre, neighbour = graph.edge_index[:, edges]
+    codes = code_of[graph.atomic_numbers[neighbour]]
+    return neighbour_terms(
+        vectors[edges], centre, codes, graph.n_atoms, n_species, settings
     )
 
 
