@@ -10,7 +10,8 @@ Stages (``--stages``, all by default):
   collinear with C–O while the other leaves through the inner cutoffs), float64
   ethanol-pet: the largest energy step, the largest mismatch between an energy step
   and the forces' trapezoid work, and forces vs central finite differences of the
-  energy (step 1e-4 Å) at every point.
+  energy (step 1e-4 Å) at every point; once per ``--path-prunings`` count (the
+  file's frames have none; 4 is the reference's).
 - ``degenerate``: H2, CO2, a linear HC≡C–C≡CH chain, an isolated O atom and OH
   (one neighbour): energies and forces must be finite.
 - ``cost``: frame sets per atom (2 per frame + aux: mean, max) and ms per
@@ -27,6 +28,7 @@ Writes ``benchmarks/out/ecse.json`` and prints markdown tables::
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -62,6 +64,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--stages", default=",".join(STAGES))
     parser.add_argument("--operations", type=int, default=100)
     parser.add_argument("--path-points", type=int, default=1000)
+    parser.add_argument(
+        "--path-prunings", default="0,4", help="path: pruning counts to run"
+    )
+    parser.add_argument("--json", default=str(OUT / "ecse.json"), help="results file")
     parser.add_argument("--sizes", default="ethanol,192,1536")
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--calls-large", type=int, default=3)
@@ -72,6 +78,7 @@ def parse_args() -> argparse.Namespace:
     args = parser.parse_args()
     args.stages = [s for s in args.stages.split(",") if s]
     args.sizes = [s for s in args.sizes.split(",") if s]
+    args.path_prunings = [int(s) for s in args.path_prunings.split(",") if s]
     unknown = set(args.stages) - set(STAGES)
     if unknown:
         parser.error(f"unknown stages {sorted(unknown)}; choose from {STAGES}")
@@ -188,9 +195,21 @@ def trapezoid_work(forces: list, positions: list, k: int) -> float:
 
 
 def stage_path(args: argparse.Namespace) -> dict:
-    calc = calculator(ETHANOL, True, "float64")
-    model = calc.model
+    """The path for the file's frame settings with each of ``--path-prunings``."""
+    return {
+        f"n_prunings={count}": path_with_prunings(args, count)
+        for count in args.path_prunings
+    }
+
+
+def path_with_prunings(args: argparse.Namespace, n_prunings: int) -> dict:
+    model = potential(ETHANOL, True)
     assert isinstance(model, SymmetrizedPET)
+    settings = model.symmetrization
+    frames = dataclasses.replace(settings.frames, n_prunings=n_prunings)
+    settings = dataclasses.replace(settings, frames=frames)
+    model = SymmetrizedPET(model.base, settings)
+    calc = PointChemCalculator(model, dtype="float64", skin=0.0)
     energies, forces, positions, fd_error, frame_counts = [], [], [], [], []
     for t in np.linspace(0.0, 1.0, args.path_points):
         atoms = path_structure(float(t))
@@ -216,7 +235,7 @@ def stage_path(args: argparse.Namespace) -> dict:
         "fd_step_A": FD_STEP,
         "distinct_frame_counts_per_atom": [list(c) for c in changes],
     }
-    print(f"path: {summary}", flush=True)
+    print(f"path n_prunings={n_prunings}: {summary}", flush=True)
     return summary
 
 
@@ -336,7 +355,7 @@ STAGE_FUNCTIONS = {
 def main() -> None:
     args = parse_args()
     torch.set_num_threads(args.threads)
-    output = OUT / "ecse.json"
+    output = Path(args.json)
     result = json.loads(output.read_text()) if output.is_file() else {}
     result["meta"] = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

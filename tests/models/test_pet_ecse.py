@@ -18,6 +18,7 @@ from ase.build import bulk, molecule
 from pointchem import PointChemCalculator, atoms_to_graph, evaluate, load_potential
 from pointchem.models.base import EnergyModel
 from pointchem.models.pet import PointEdgeTransformer
+from pointchem.models.pet import model as model_module
 from pointchem.models.pet.symmetrized import (
     Symmetrization,
     SymmetrizedPET,
@@ -315,3 +316,32 @@ def test_fine_tuning_the_symmetrized_model_from_a_potential(tmp_path: Path) -> N
     wrong = _fine_tune_config(tmp_path, tmp_path / "start.pt", d_model=16)
     with pytest.raises(ValueError, match=r"initial_potential .* but the config asks"):
         loop.train(wrong, tmp_path / "wrong", progress=False)
+
+
+@pytest.mark.parametrize("recompute", [False, True])
+@pytest.mark.parametrize("symmetrized", [False, True])
+def test_layers_run_in_chunks_give_the_same_results(
+    symmetrized: bool, recompute: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Layers run in chunks, kept or recomputed in the backward, equal one pass."""
+    model = tiny_symmetrized()
+    if not symmetrized:
+        model = model.base
+    atoms = rattled_copy(bulk("C", "diamond", a=3.57, cubic=True), 0.1, 1)
+    graph = atoms_to_graph(atoms, model.cutoff, torch.float64, "cpu")
+    whole = evaluate(model, graph, forces=True, stress=True, training=True)
+    monkeypatch.setattr(model_module, "LAYER_TOKENS_PER_CHUNK", 50)
+    monkeypatch.setattr(model_module, "LAYER_TOKENS_KEPT", 60 if recompute else 10**9)
+    chunked = evaluate(model, graph, forces=True, stress=True, training=True)
+    for name in ("energy", "forces", "stress"):
+        assert torch.allclose(
+            getattr(chunked, name), getattr(whole, name), rtol=0, atol=1e-12
+        )
+    # second derivatives (force training) through the recomputed chunks
+    bare = model.base if isinstance(model, SymmetrizedPET) else model
+    parameter = bare.layers[0].compress[0].weight
+    assert whole.forces is not None
+    assert chunked.forces is not None
+    (expected,) = torch.autograd.grad(whole.forces.square().sum(), parameter)
+    (got,) = torch.autograd.grad(chunked.forces.square().sum(), parameter)
+    assert torch.allclose(got, expected, rtol=0, atol=1e-10)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from collections.abc import Sequence
 from typing import ClassVar
 
 import torch
+from torch.utils.checkpoint import checkpoint
 
 from ...graph import AtomicGraph, edge_vectors
 from ...nn.cutoffs import polynomial_switch
@@ -18,11 +20,25 @@ from .hypers import PETHypers
 from .transformer import CutoffTransformer, log_key_weights
 
 __all__ = [
+    "LAYER_TOKENS_KEPT",
+    "LAYER_TOKENS_PER_CHUNK",
     "EdgeLayout",
     "MessagePassingLayer",
     "PointEdgeTransformer",
     "TokenSets",
 ]
+
+
+LAYER_TOKENS_PER_CHUNK = 1 << 14
+"""Edge tokens per chunk: larger inputs run each layer chunk by chunk of sets. Every
+tensor then stays below glibc's 32 MB mmap threshold (float32), so its memory is
+reused from call to call instead of being mapped and page-faulted afresh: on the
+1536-atom water box (one thread, float32) a symmetrized call fell from 32–40 s
+(16–38 s of it in the kernel) to 20–24 s after the first call."""
+LAYER_TOKENS_KEPT = 1 << 20
+"""Above this many edge tokens in all (~30 GB of activations in float32), chunks are
+recomputed in the backward pass (checkpointing) instead of kept: slower (+50 % on
+the bare 1536-atom box), but memory stays bounded."""
 
 
 class EdgeLayout:
@@ -130,6 +146,44 @@ class TokenSets:
         self.token_slots = torch.cat([centres, self.owner * stride + 1 + self.rank])
         """(n_sets + n_set_edges,) row of every token (central tokens first) in the
         (n_sets · (1 + width)) token table."""
+
+    def chunks(self, max_tokens: int) -> list[TokenSets]:
+        """Consecutive groups of sets of about ``max_tokens`` edge tokens each.
+
+        Every chunk names its atoms, weights and edges explicitly, so its
+        :meth:`to_atoms` and :meth:`to_edges` add into the full atom and edge arrays.
+        """
+        n_sets = self.central_species.shape[0]
+        order = torch.argsort(self.owner, stable=True)
+        counts = torch.bincount(self.owner, minlength=n_sets)
+        ends = torch.cumsum(counts, 0)
+        marks = torch.arange(max_tokens, int(ends[-1]), max_tokens, device=ends.device)
+        bounds = [0, *torch.searchsorted(ends, marks, right=True).tolist(), n_sets]
+        starts = [0, *ends.tolist()]
+        return [
+            self._chunk(first, last, order[starts[first] : starts[last]])
+            for first, last in itertools.pairwise(bounds)
+            if last > first
+        ]
+
+    def _chunk(self, first: int, last: int, tokens: torch.Tensor) -> TokenSets:
+        atoms = slice(first, last)
+        device = self.owner.device
+        return TokenSets(
+            central_species=self.central_species[atoms],
+            owner=self.owner[tokens] - first,
+            rank=self.rank[tokens],
+            width=self.width,
+            log_key_weights=self.log_key_weights[atoms],
+            geometry=self.geometry[tokens],
+            edge=tokens if self.edge is None else self.edge[tokens],
+            atom=torch.arange(first, last, device=device)
+            if self.atom is None
+            else self.atom[atoms],
+            weight=self.geometry.new_ones(last - first)
+            if self.weight is None
+            else self.weight[atoms],
+        )
 
     def per_edge_token(self, values: torch.Tensor) -> torch.Tensor:
         """Values of the edges, (n_edges, ...), gathered for every edge token."""
@@ -308,11 +362,37 @@ class PointEdgeTransformer(EnergyModel):
         """
         n_atoms, n_edges = species.shape[0], layout.centre.shape[0]
         messages = self.neighbor_embedding(species[layout.neighbor])
-        bond_weights = sets.per_edge_token(layout.switch * self.bond_normalization)
+        bond_weights = layout.switch * self.bond_normalization
+        n_tokens = sets.owner.shape[0]
+        chunked = n_tokens > LAYER_TOKENS_PER_CHUNK
+        pieces = sets.chunks(LAYER_TOKENS_PER_CHUNK) if chunked else [sets]
+        recompute = n_tokens > LAYER_TOKENS_KEPT
         total = layout.switch.new_zeros(n_atoms)
         for layer in self.layers:
-            energies, outputs = layer(sets, sets.per_edge_token(messages), bond_weights)
-            total = total + sets.to_atoms(energies, n_atoms)
-            outputs = sets.to_edges(outputs, n_edges)
+            outputs = messages.new_zeros(n_edges, messages.shape[1])
+            for piece in pieces:
+                energies, tokens = _run_layer(
+                    layer, piece, messages, bond_weights, recompute
+                )
+                total = total + piece.to_atoms(energies, n_atoms)
+                outputs = outputs + piece.to_edges(tokens, n_edges)
             messages = 0.5 * (messages + outputs[layout.reverse])
         return self.scale[species] * total + self.shift[species]
+
+
+def _run_layer(
+    layer: torch.nn.Module,
+    sets: TokenSets,
+    messages: torch.Tensor,
+    bond_weights: torch.Tensor,
+    recompute: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``layer`` on ``sets`` given per-edge messages and bond weights.
+
+    With ``recompute`` (chunks of a very large input) the layer is checkpointed: its
+    activations are recomputed in the backward pass rather than kept.
+    """
+    inputs = (sets.per_edge_token(messages), sets.per_edge_token(bond_weights))
+    if not (recompute and torch.is_grad_enabled()):
+        return layer(sets, *inputs)
+    return checkpoint(layer, sets, *inputs, use_reentrant=False)
