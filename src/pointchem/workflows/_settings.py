@@ -1,0 +1,105 @@
+"""The settings of :func:`pointchem.workflows.reaction_rates`, in one frozen record."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+from ._modes import ZeroModes
+
+__all__ = ["RateSettings"]
+
+_OPTIMIZERS = ("BFGS", "FIRE")
+_INTERPOLATIONS = ("idpp", "linear")
+_ZERO_MODES = ("auto", "translations+rotations", "translations", "none")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RateSettings:
+    """How reactant, product and saddle are found and how the rate is evaluated."""
+
+    n_images: int = 7
+    """Number of intermediate NEB images (the two end points come on top); ≥ 1."""
+
+    fmax: float = 1e-3
+    """eV/Å. Largest force on any atom at which reactant and product count as
+    relaxed. The frequencies need well-converged minima; 1e-3 suits molecules."""
+
+    neb_fmax: float = 1e-3
+    """eV/Å. Largest NEB force (spring-projected; the true force on the climbing
+    image) at which the band counts as converged. The climbing image becomes the
+    saddle, whose Hessian is taken, so it should be as tight as ``fmax``."""
+
+    max_steps: int = 1000
+    """Optimizer step limit for each relaxation and for the NEB; > 0."""
+
+    optimizer: Literal["BFGS", "FIRE"] = "BFGS"
+    """ASE optimizer for the relaxations and the NEB."""
+
+    spring: float = 0.1
+    """eV/Å². NEB spring constant between neighbouring images; > 0."""
+
+    interpolation: Literal["idpp", "linear"] = "idpp"
+    """Initial path: image-dependent pair potential (Smidstrup et al. 2014) or
+    straight-line interpolation. For a single atom idpp has no pair distances to
+    interpolate and equals linear."""
+
+    zero_modes: ZeroModes = "auto"
+    """Which rigid motions are free and projected out of the Hessians ("auto":
+    translations and rotations for structures without periodic direction, else
+    translations; "none" for a particle in an external potential). With free
+    rotations, the NEB images are also aligned (NEB-TR) and the Eyring rate gets
+    rotational partition functions."""
+
+    quantum: bool = True
+    """Eyring rate with quantum-harmonic vibrational partition functions (zero-point
+    energy included); False gives classical ones (k_B T / hν per mode)."""
+
+    symmetry_number_reactant: int = 1
+    """Rotational symmetry number σ_R of the reactant; ≥ 1."""
+
+    symmetry_number_saddle: int = 1
+    """Rotational symmetry number σ‡ of the saddle point; ≥ 1. The rate carries
+    σ_R/σ‡ (the reaction-path degeneracy): with both 1 it is the rate through the
+    one path the NEB found."""
+
+    soft_mode_threshold: float = 10.0
+    """cm⁻¹. A vibration with |ν̃| below this is treated as a non-converged or free
+    motion and the rate is refused; imaginary modes above it are counted."""
+
+    def __post_init__(self) -> None:
+        _check(self.n_images >= 1, "n_images", self.n_images, "≥ 1")
+        for name in ("fmax", "neb_fmax", "spring"):
+            _check(getattr(self, name) > 0, name, getattr(self, name), "> 0")
+        _check(self.max_steps > 0, "max_steps", self.max_steps, "> 0")
+        _check(
+            self.soft_mode_threshold >= 0,
+            "soft_mode_threshold",
+            self.soft_mode_threshold,
+            "≥ 0",
+        )
+        for name in ("symmetry_number_reactant", "symmetry_number_saddle"):
+            _check(getattr(self, name) >= 1, name, getattr(self, name), "≥ 1")
+        _check(
+            self.optimizer in _OPTIMIZERS,
+            "optimizer",
+            self.optimizer,
+            f"one of {_OPTIMIZERS}",
+        )
+        _check(
+            self.interpolation in _INTERPOLATIONS,
+            "interpolation",
+            self.interpolation,
+            f"one of {_INTERPOLATIONS}",
+        )
+        _check(
+            self.zero_modes in _ZERO_MODES,
+            "zero_modes",
+            self.zero_modes,
+            f"one of {_ZERO_MODES}",
+        )
+
+
+def _check(valid: bool, name: str, value: object, requirement: str) -> None:
+    if not valid:
+        raise ValueError(f"RateSettings.{name} must be {requirement}, got {value!r}")
