@@ -30,11 +30,11 @@ __all__ = [
 
 
 LAYER_TOKENS_PER_CHUNK = 1 << 14
-"""Edge tokens per chunk: larger inputs run each layer chunk by chunk of sets. Every
-tensor then stays below glibc's 32 MB mmap threshold (float32), so its memory is
-reused from call to call instead of being mapped and page-faulted afresh: on the
-1536-atom water box (one thread, float32) a symmetrized call fell from 32–40 s
-(16–38 s of it in the kernel) to 20–24 s after the first call."""
+"""Edge tokens per chunk in float32 (half as many in float64): larger inputs run each
+layer chunk by chunk of sets. Every tensor then stays below glibc's 32 MB mmap
+threshold, so its memory is reused from call to call instead of being mapped and
+page-faulted afresh: on the 1536-atom water box (one thread, float32) a symmetrized
+call fell from 32–40 s (16–38 s of it in the kernel) to 20–24 s after the first."""
 LAYER_TOKENS_KEPT = 1 << 20
 """Above this many edge tokens in all (~30 GB of activations in float32), chunks are
 recomputed in the backward pass (checkpointing) instead of kept: slower (+50 % on
@@ -364,8 +364,9 @@ class PointEdgeTransformer(EnergyModel):
         messages = self.neighbor_embedding(species[layout.neighbor])
         bond_weights = layout.switch * self.bond_normalization
         n_tokens = sets.owner.shape[0]
-        chunked = n_tokens > LAYER_TOKENS_PER_CHUNK
-        pieces = sets.chunks(LAYER_TOKENS_PER_CHUNK) if chunked else [sets]
+        per_chunk = LAYER_TOKENS_PER_CHUNK * 4 // messages.element_size()
+        chunked = n_tokens > per_chunk
+        pieces = sets.chunks(per_chunk) if chunked else [sets]
         recompute = n_tokens > LAYER_TOKENS_KEPT
         total = layout.switch.new_zeros(n_atoms)
         for layer in self.layers:
