@@ -1,8 +1,11 @@
-"""Workflows on top of an ASE calculator: harmonic transition-state-theory rates.
+"""Workflows on top of an ASE calculator: harmonic-TST rates, vibrations and phonons.
 
 >>> from pointchem.workflows import RateSettings, reaction_rates  # doctest: +SKIP
 >>> result = reaction_rates(reactant, product, calc, [300, 400])  # doctest: +SKIP
 >>> result.barrier, result.eyring  # doctest: +SKIP
+>>> from pointchem.workflows import phonons_from_hessian, phonon_frequencies
+>>> phonon = phonons_from_hessian(silicon, calc, supercell=3)  # doctest: +SKIP
+>>> phonon_frequencies(phonon, [0.5, 0.0, 0.5])  # THz at X  # doctest: +SKIP
 """
 
 from ._modes import (
@@ -16,6 +19,16 @@ from ._modes import (
 )
 from ._path import BatchedImages, ImageCalculator, NEBPath, structure_hessian
 from ._settings import RateSettings
+from .phonons import (
+    PHONON_DISPLACEMENT,
+    force_constants_from_hessian,
+    harmonic_vibrations,
+    phonon_frequencies,
+    phonons_from_displacements,
+    phonons_from_hessian,
+    plot_phonons,
+    supercell_forces,
+)
 from .rates import (
     RateResult,
     eyring_rate,
@@ -27,6 +40,7 @@ from .rates import (
 )
 
 __all__ = [
+    "PHONON_DISPLACEMENT",
     "BatchedImages",
     "ImageCalculator",
     "NEBPath",
@@ -37,12 +51,19 @@ __all__ = [
     "check_minimum",
     "check_saddle",
     "eyring_rate",
+    "force_constants_from_hessian",
     "free_motion_vectors",
+    "harmonic_vibrations",
     "normal_mode_frequencies",
+    "phonon_frequencies",
+    "phonons_from_displacements",
+    "phonons_from_hessian",
     "plot_arrhenius",
+    "plot_phonons",
     "reaction_rates",
     "rotational_log_partition",
     "structure_hessian",
+    "supercell_forces",
     "vibrational_log_partition",
     "vineyard_rate",
     "wavenumber",
