@@ -10,7 +10,9 @@ Stages (``--stages``, all by default):
   collinear with C–O while the other leaves through the inner cutoffs), float64
   ethanol-pet: the largest energy step, the largest mismatch between an energy step
   and the forces' trapezoid work, and forces vs central finite differences of the
-  energy (step 1e-4 Å) at every point; once per ``--path-prunings`` count (the
+  energy (step 1e-4 Å) at every point, retried with steps down to 1e-7 Å where they
+  differ by > 1e-3 eV/Å (a steep feature converges like step², a jump would not),
+  and the 3 worst steps cut into 100; once per ``--path-prunings`` count (the
   file's frames have none; 4 is the reference's).
 - ``degenerate``: H2, CO2, a linear HC≡C–C≡CH chain, an isolated O atom and OH
   (one neighbour): energies and forces must be finite.
@@ -175,17 +177,49 @@ def path_structure(t: float) -> ase.Atoms:
     return ase.Atoms("COHH", positions=positions)
 
 
-def numerical_forces(atoms: ase.Atoms, calc: Any) -> np.ndarray:
+def numerical_forces(atoms: ase.Atoms, calc: Any, step: float = FD_STEP) -> np.ndarray:
     forces = np.zeros((len(atoms), 3))
     for atom in range(len(atoms)):
         for axis in range(3):
             energies = []
             for sign in (1.0, -1.0):
                 moved = atoms.copy()
-                moved.positions[atom, axis] += sign * FD_STEP
+                moved.positions[atom, axis] += sign * step
                 energies.append(results(moved, calc)[0])
-            forces[atom, axis] = -(energies[0] - energies[1]) / (2 * FD_STEP)
+            forces[atom, axis] = -(energies[0] - energies[1]) / (2 * step)
     return forces
+
+
+FD_REFINED_STEPS = (1e-5, 1e-6, 1e-7)
+"""Smaller steps tried where the FD_STEP deviation exceeds FD_REFINE_ABOVE."""
+FD_REFINE_ABOVE = 1e-3
+
+
+def work_mismatch(calc: Any, ts: np.ndarray) -> float:
+    """Largest |ΔE + trapezoid work| over the steps of the path points ``ts``, eV."""
+    energies, forces, positions = [], [], []
+    for t in ts:
+        atoms = path_structure(float(t))
+        energy, force, _ = results(atoms, calc)
+        energies.append(energy)
+        forces.append(force)
+        positions.append(atoms.positions)
+    return max(
+        abs(energies[k + 1] - energies[k] + trapezoid_work(forces, positions, k))
+        for k in range(len(ts) - 1)
+    )
+
+
+def refined_deviations(atoms: ase.Atoms, calc: Any, forces: np.ndarray) -> list:
+    """Force deviations from central differences at each of FD_REFINED_STEPS.
+
+    Where a steep but smooth feature makes the FD_STEP difference inaccurate, these
+    fall like step²; at a jump or kink they would not fall.
+    """
+    return [
+        float(np.abs(numerical_forces(atoms, calc, step) - forces).max())
+        for step in FD_REFINED_STEPS
+    ]
 
 
 def trapezoid_work(forces: list, positions: list, k: int) -> float:
@@ -211,13 +245,19 @@ def path_with_prunings(args: argparse.Namespace, n_prunings: int) -> dict:
     model = SymmetrizedPET(model.base, settings)
     calc = PointChemCalculator(model, dtype="float64", skin=0.0)
     energies, forces, positions, fd_error, frame_counts = [], [], [], [], []
-    for t in np.linspace(0.0, 1.0, args.path_points):
+    refined: dict[float, list[float]] = {}  # t → deviations at FD_STEP, refined steps
+    steepest = 0.0
+    ts = np.linspace(0.0, 1.0, args.path_points)
+    for t in ts:
         atoms = path_structure(float(t))
         energy, force, _ = results(atoms, calc)
         energies.append(energy)
         forces.append(force)
         positions.append(atoms.positions)
         fd_error.append(float(np.abs(numerical_forces(atoms, calc) - force).max()))
+        if fd_error[-1] > FD_REFINE_ABOVE:
+            refined[float(t)] = [fd_error[-1], *refined_deviations(atoms, calc, force)]
+            steepest = max(steepest, float(np.abs(force).max()))
         graph = atoms_to_graph(atoms, model.cutoff, torch.float64, "cpu")
         ensemble = model.frames(graph)
         frame_counts.append(ensemble.counts(len(atoms)).tolist())
@@ -225,14 +265,25 @@ def path_with_prunings(args: argparse.Namespace, n_prunings: int) -> dict:
         abs(energies[k + 1] - energies[k] + trapezoid_work(forces, positions, k))
         for k in range(len(energies) - 1)
     ]
+    refined_work = {}
+    for k in np.argsort(work)[-3:]:  # the worst steps, cut into 100
+        finer = np.linspace(ts[k], ts[k + 1], 101)
+        refined_work[f"{ts[k]:.6f}"] = [float(work[k]), work_mismatch(calc, finer)]
     changes = sorted({tuple(c) for c in frame_counts})
     summary = {
         "points": args.path_points,
         "energy_range_eV": float(max(energies) - min(energies)),
         "largest_energy_step_eV": float(np.abs(np.diff(energies)).max()),
         "largest_work_mismatch_eV": float(max(work)),
+        "worst_steps_cut_into_100_eV": refined_work,
         "max_force_vs_fd_eV_per_A": float(max(fd_error)),
         "fd_step_A": FD_STEP,
+        "refined_fd_steps_A": [FD_STEP, *FD_REFINED_STEPS],
+        "refined_points": {f"{t:.6f}": errors for t, errors in refined.items()},
+        "max_force_vs_fd_at_smallest_step_eV_per_A": max(
+            [errors[-1] for errors in refined.values()] + [0.0]
+        ),
+        "largest_force_where_refined_eV_per_A": steepest,
         "distinct_frame_counts_per_atom": [list(c) for c in changes],
     }
     print(f"path n_prunings={n_prunings}: {summary}", flush=True)
