@@ -195,19 +195,21 @@ FD_REFINED_STEPS = (1e-5, 1e-6, 1e-7)
 FD_REFINE_ABOVE = 1e-3
 
 
-def work_mismatch(calc: Any, ts: np.ndarray) -> float:
-    """Largest |ΔE + trapezoid work| over the steps of the path points ``ts``, eV."""
-    energies, forces, positions = [], [], []
-    for t in ts:
-        atoms = path_structure(float(t))
-        energy, force, _ = results(atoms, calc)
-        energies.append(energy)
-        forces.append(force)
-        positions.append(atoms.positions)
-    return max(
+def step_mismatches(energies: list, forces: list, positions: list) -> list[float]:
+    """|ΔE + trapezoid work of the forces| of every step between path points, eV."""
+    return [
         abs(energies[k + 1] - energies[k] + trapezoid_work(forces, positions, k))
-        for k in range(len(ts) - 1)
-    )
+        for k in range(len(energies) - 1)
+    ]
+
+
+def work_mismatch(calc: Any, ts: np.ndarray) -> float:
+    """Largest step mismatch over the path points ``ts``, eV."""
+    points = [path_structure(float(t)) for t in ts]
+    computed = [results(atoms, calc) for atoms in points]
+    energies = [energy for energy, _, _ in computed]
+    forces = [force for _, force, _ in computed]
+    return max(step_mismatches(energies, forces, [a.positions for a in points]))
 
 
 def refined_deviations(atoms: ase.Atoms, calc: Any, forces: np.ndarray) -> list:
@@ -261,10 +263,7 @@ def path_with_prunings(args: argparse.Namespace, n_prunings: int) -> dict:
         graph = atoms_to_graph(atoms, model.cutoff, torch.float64, "cpu")
         ensemble = model.frames(graph)
         frame_counts.append(ensemble.counts(len(atoms)).tolist())
-    work = [
-        abs(energies[k + 1] - energies[k] + trapezoid_work(forces, positions, k))
-        for k in range(len(energies) - 1)
-    ]
+    work = step_mismatches(energies, forces, positions)
     refined_work = {}
     for k in np.argsort(work)[-3:]:  # the worst steps, cut into 100
         finer = np.linspace(ts[k], ts[k + 1], 101)
