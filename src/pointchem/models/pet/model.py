@@ -198,14 +198,21 @@ class TokenSets:
             0, self.atom, weighted
         )
 
-    def to_edges(self, values: torch.Tensor, n_edges: int) -> torch.Tensor:
-        """Weighted sum over each edge's tokens of values (n_set_edges, ...)."""
+    def to_edges(
+        self, values: torch.Tensor, n_edges: int, total: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Weighted sum over each edge's tokens of values (n_set_edges, ...).
+
+        With ``total`` (the sum of earlier chunks), it is added to in place rather
+        than a new (n_edges, ...) array made per chunk: for many chunks of a large
+        system those arrays would cost time quadratic in its size.
+        """
         if self.edge is None or self.weight is None:
             return values
         weighted = values * _broadcast(self.weight[self.owner], values)
-        return weighted.new_zeros((n_edges, *values.shape[1:])).index_add(
-            0, self.edge, weighted
-        )
+        if total is None:
+            total = weighted.new_zeros((n_edges, *values.shape[1:]))
+        return total.index_add_(0, self.edge, weighted)
 
 
 def _broadcast(weights: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -370,13 +377,14 @@ class PointEdgeTransformer(EnergyModel):
         recompute = n_tokens > LAYER_TOKENS_KEPT
         total = layout.switch.new_zeros(n_atoms)
         for layer in self.layers:
-            outputs = messages.new_zeros(n_edges, messages.shape[1])
+            outputs = None
             for piece in pieces:
                 energies, tokens = _run_layer(
                     layer, piece, messages, bond_weights, recompute
                 )
                 total = total + piece.to_atoms(energies, n_atoms)
-                outputs = outputs + piece.to_edges(tokens, n_edges)
+                outputs = piece.to_edges(tokens, n_edges, outputs)
+            assert outputs is not None
             messages = 0.5 * (messages + outputs[layout.reverse])
         return self.scale[species] * total + self.shift[species]
 
