@@ -152,6 +152,10 @@ class TokenSets:
 
         Every chunk names its atoms, weights and edges explicitly, so its
         :meth:`to_atoms` and :meth:`to_edges` add into the full atom and edge arrays.
+        Differentiable per-token and per-set data are cut with one gather and one
+        ``split``, whose backward is a single concatenation: slicing or indexing
+        chunk by chunk would make each chunk's backward fill a gradient of the full
+        size, a cost quadratic in the system size.
         """
         n_sets = self.central_species.shape[0]
         order = torch.argsort(self.owner, stable=True)
@@ -160,29 +164,47 @@ class TokenSets:
         marks = torch.arange(max_tokens, int(ends[-1]), max_tokens, device=ends.device)
         bounds = [0, *torch.searchsorted(ends, marks, right=True).tolist(), n_sets]
         starts = [0, *ends.tolist()]
+        set_sizes = [last - first for first, last in itertools.pairwise(bounds)]
+        token_sizes = [
+            starts[last] - starts[first] for first, last in itertools.pairwise(bounds)
+        ]
+        weight = self.geometry.new_ones(n_sets) if self.weight is None else self.weight
+        pieces = zip(
+            itertools.pairwise(bounds),
+            order.split(token_sizes),
+            self.geometry[order].split(token_sizes),
+            self.log_key_weights.split(set_sizes),
+            weight.split(set_sizes),
+            strict=True,
+        )
         return [
-            self._chunk(first, last, order[starts[first] : starts[last]])
-            for first, last in itertools.pairwise(bounds)
+            self._chunk(first, last, tokens, geometry, log_weights, set_weights)
+            for (first, last), tokens, geometry, log_weights, set_weights in pieces
             if last > first
         ]
 
-    def _chunk(self, first: int, last: int, tokens: torch.Tensor) -> TokenSets:
+    def _chunk(
+        self,
+        first: int,
+        last: int,
+        tokens: torch.Tensor,
+        geometry: torch.Tensor,
+        log_key_weights: torch.Tensor,
+        weight: torch.Tensor,
+    ) -> TokenSets:
         atoms = slice(first, last)
-        device = self.owner.device
         return TokenSets(
             central_species=self.central_species[atoms],
             owner=self.owner[tokens] - first,
             rank=self.rank[tokens],
             width=self.width,
-            log_key_weights=self.log_key_weights[atoms],
-            geometry=self.geometry[tokens],
+            log_key_weights=log_key_weights,
+            geometry=geometry,
             edge=tokens if self.edge is None else self.edge[tokens],
-            atom=torch.arange(first, last, device=device)
+            atom=torch.arange(first, last, device=self.owner.device)
             if self.atom is None
             else self.atom[atoms],
-            weight=self.geometry.new_ones(last - first)
-            if self.weight is None
-            else self.weight[atoms],
+            weight=weight,
         )
 
     def per_edge_token(self, values: torch.Tensor) -> torch.Tensor:
@@ -375,18 +397,49 @@ class PointEdgeTransformer(EnergyModel):
         chunked = n_tokens > per_chunk
         pieces = sets.chunks(per_chunk) if chunked else [sets]
         recompute = n_tokens > LAYER_TOKENS_KEPT
+        gather = _PerTokenGather(pieces)
+        piece_bond_weights = gather(bond_weights)
         total = layout.switch.new_zeros(n_atoms)
         for layer in self.layers:
             outputs = None
-            for piece in pieces:
-                energies, tokens = _run_layer(
-                    layer, piece, messages, bond_weights, recompute
-                )
+            piece_messages = gather(messages)
+            for piece, piece_inputs in zip(
+                pieces,
+                zip(piece_messages, piece_bond_weights, strict=True),
+                strict=True,
+            ):
+                energies, tokens = _run_layer(layer, piece, *piece_inputs, recompute)
                 total = total + piece.to_atoms(energies, n_atoms)
                 outputs = piece.to_edges(tokens, n_edges, outputs)
             assert outputs is not None
             messages = 0.5 * (messages + outputs[layout.reverse])
         return self.scale[species] * total + self.shift[species]
+
+
+class _PerTokenGather:
+    """Gathers per-edge values for the edge tokens of every piece at once.
+
+    One index and one ``split`` for all pieces: indexing piece by piece would make
+    every piece's backward fill a gradient of all edges (quadratic cost).
+    """
+
+    def __init__(self, pieces: Sequence[TokenSets]):
+        self.pieces = pieces
+        self.sizes = [piece.owner.shape[0] for piece in pieces]
+        if len(pieces) > 1:
+            self.edges = torch.cat([_edges_of(piece) for piece in pieces])
+
+    def __call__(self, values: torch.Tensor) -> Sequence[torch.Tensor]:
+        """(n_edges, ...) values → per piece (n_piece_tokens, ...) values."""
+        if len(self.pieces) == 1:
+            return [self.pieces[0].per_edge_token(values)]
+        return values[self.edges].split(self.sizes)
+
+
+def _edges_of(sets: TokenSets) -> torch.Tensor:
+    if sets.edge is not None:
+        return sets.edge
+    return torch.arange(sets.owner.shape[0], device=sets.owner.device)
 
 
 def _run_layer(
@@ -396,12 +449,11 @@ def _run_layer(
     bond_weights: torch.Tensor,
     recompute: bool,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """``layer`` on ``sets`` given per-edge messages and bond weights.
+    """``layer`` on ``sets`` given the messages and bond weights of its edge tokens.
 
     With ``recompute`` (chunks of a very large input) the layer is checkpointed: its
     activations are recomputed in the backward pass rather than kept.
     """
-    inputs = (sets.per_edge_token(messages), sets.per_edge_token(bond_weights))
     if not (recompute and torch.is_grad_enabled()):
-        return layer(sets, *inputs)
-    return checkpoint(layer, sets, *inputs, use_reentrant=False)
+        return layer(sets, messages, bond_weights)
+    return checkpoint(layer, sets, messages, bond_weights, use_reentrant=False)
