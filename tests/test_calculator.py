@@ -187,3 +187,11 @@ def test_unsupported_dtype_is_rejected() -> None:
     model = NaNModel(hypers=None, atomic_numbers=[1, 8], cutoff=3.0)
     with pytest.raises(ValueError, match="supports"):
         PointChemCalculator(model, device="cpu", dtype=torch.float32)
+
+
+def test_energy_only_potential_does_not_claim_a_dipole() -> None:
+    atoms = molecule("CH3CH2OH")
+    atoms.calc = _calculator()
+    assert "dipole" not in atoms.calc.implemented_properties
+    with pytest.raises(PropertyNotImplementedError):
+        atoms.get_dipole_moment()

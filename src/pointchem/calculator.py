@@ -38,6 +38,12 @@ class PointChemCalculator(Calculator):
     arrays in eV, eV/Å and eV/Å³. Nothing is recomputed while positions, atomic
     numbers, cell and pbc stay the same.
 
+    Potentials with a dipole head (WK with ``dipole: true``) also give
+    ``results["dipole"]``, (3,) float64 in e·Å, so ``atoms.get_dipole_moment()``
+    works; it is computed only when asked for, and then added to the results of the
+    same structure. Other potentials do not list ``"dipole"`` in
+    ``implemented_properties``, so ASE raises ``PropertyNotImplementedError``.
+
     Args:
         potential: path of a potential file (``.pt``) or an :class:`EnergyModel`
             (copied: the calculator's own model is ``calc.model``).
@@ -98,6 +104,14 @@ class PointChemCalculator(Calculator):
         for parameter in self.model.parameters():
             parameter.requires_grad_(False)
         self.neighbors = SkinNeighborList(model.cutoff, skin, self.dtype, self.device)
+        self.predicts_dipole = bool(getattr(self.model, "predicts_dipole", False))
+        if self.predicts_dipole:
+            # An instance attribute on purpose: ASE reads implemented_properties
+            # from the instance, and the class list must stay without "dipole".
+            self.implemented_properties = [  # type: ignore[misc]
+                *type(self).implemented_properties,
+                "dipole",
+            ]
 
     def _check_atoms(self, atoms: ase.Atoms) -> None:
         if len(atoms) == 0:
@@ -141,7 +155,11 @@ class PointChemCalculator(Calculator):
         properties: list[str] | None = None,
         system_changes: list[str] = all_changes,
     ) -> None:
-        """Compute energy, per-atom energies, forces and (3-D periodic) stress."""
+        """Compute energy, per-atom energies, forces and (3-D periodic) stress.
+
+        Also the dipole (e·Å) when it is asked for and the potential has one; for an
+        unchanged structure whose energy is known, only the dipole is computed.
+        """
         properties = properties or ["energy"]
         super().calculate(atoms, properties, system_changes)
         assert self.atoms is not None
@@ -152,6 +170,17 @@ class PointChemCalculator(Calculator):
                 f"directions; this one has pbc={self.atoms.pbc.tolist()}"
             )
         graph = self._graph(self.atoms)
+        if system_changes or "energy" not in self.results:
+            self._energy_results(graph, periodic)
+        if "dipole" in properties and self.predicts_dipole:
+            with torch.no_grad():
+                dipole = self.model.dipole_moment(graph)  # type: ignore[operator]
+            if not bool(torch.isfinite(dipole).all()):
+                raise FloatingPointError("the model returned a non-finite dipole")
+            self.results["dipole"] = _to_numpy(dipole)[0]
+
+    def _energy_results(self, graph: AtomicGraph, periodic: bool) -> None:
+        """Replace the results by energy, per-atom energies, forces (and stress)."""
         prediction = evaluate(self.model, graph, forces=True, stress=periodic)
         self._check_finite(prediction)
         energy = float(prediction.energy[0])

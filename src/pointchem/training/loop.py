@@ -67,10 +67,16 @@ class TrainingState:
 def load_splits(config: TrainConfig) -> DataSplits:
     """Read the files of ``config.data`` and split off validation/test as configured."""
     data = config.data
-    if data.dipole_key is not None:
+    wants_dipole = _wants_dipole(config)
+    if data.dipole_key is not None and not wants_dipole:
         raise ValueError(
-            f"data.dipole_key is set, but the {config.architecture!r} family predicts "
-            "energies only; dipole targets are for tensorial kernel models (WK)"
+            f"data.dipole_key is set, but the {config.architecture!r} model predicts "
+            "no dipole; dipole targets are for WK with model.dipole: true"
+        )
+    if wants_dipole and data.dipole_key is None:
+        raise ValueError(
+            "model.dipole is true: set data.dipole_key to the info key of the "
+            "reference dipoles (e·length_unit)"
         )
     train = read_samples(data.train, data)
     fractions = [
@@ -85,6 +91,11 @@ def load_splits(config: TrainConfig) -> DataSplits:
     if not validation:
         raise ValueError("no validation structures: give data.validation or a fraction")
     return DataSplits(train, validation, test)
+
+
+def _wants_dipole(config: TrainConfig) -> bool:
+    """Whether the configured model has a dipole head (WK's ``model.dipole``)."""
+    return bool(getattr(config.model, "dipole", False))
 
 
 def build_model(config: TrainConfig, samples: list[Sample]) -> EnergyModel:
@@ -444,16 +455,76 @@ def _fit_directly(
     fit_composition_baseline(model, splits.train)
     model = model.to(device=device)
     log = TrainingLog(output / "log.csv", 1, progress=progress)
+    dipoles: dict[str, list[torch.Tensor]] = {}
+    if _wants_dipole(config):
+        dipoles = {
+            "train_dipoles": _dipoles(splits.train, model, device),
+            "validation_dipoles": _dipoles(splits.validation, model, device),
+        }
     model, report = architecture.fit(
         model,
         _references(splits.train, model, device),
         _references(splits.validation, model, device),
         progress=progress,
+        **dipoles,
     )
     log.record(1, report)
     log.close()
     state = TrainingState(epoch=1, best_epoch=1)
-    return _finish(config, output, model, splits, state, log)
+    summary = _finish(config, output, model, splits, state, log)
+    if dipoles:
+        _add_dipole_metrics(summary, model, splits, output)
+    return summary
+
+
+def _dipoles(
+    samples: list[Sample], model: EnergyModel, device: torch.device
+) -> list[torch.Tensor]:
+    """Reference dipole (3,) e·Å of each sample, in the model's dtype."""
+    missing = [s.source for s in samples if s.dipole is None]
+    if missing:
+        raise ValueError(f"no reference dipole for {missing[0]} (data.dipole_key)")
+    return [
+        torch.as_tensor(s.dipole, dtype=model.dtype, device=device) for s in samples
+    ]
+
+
+def _predicted_dipoles(model: EnergyModel, samples: list[Sample]) -> np.ndarray:
+    """The model's dipole of each sample, (n_samples, 3) float64 e·Å."""
+    device = model.composition_energies.device
+    predicted = []
+    with torch.no_grad():
+        for sample in samples:
+            graph = atoms_to_graph(sample.atoms, model.cutoff, model.dtype, device)
+            dipole = model.dipole_moment(graph)  # type: ignore[operator]
+            predicted.append(dipole[0].cpu().to(torch.float64).numpy())
+    return np.array(predicted)
+
+
+def _add_dipole_metrics(
+    summary: dict[str, Any], model: EnergyModel, splits: DataSplits, output: Path
+) -> None:
+    """Dipole MAEs (e·Å) of validation and test, into ``summary`` and metrics.json.
+
+    ``dipole_mae`` is the mean |Δμ_a| over structures and components x, y, z;
+    ``dipole_vector_mae`` the mean length |Δμ| of the error vector.
+    """
+    for name, samples in (("validation", splits.validation), ("test", splits.test)):
+        if not samples:
+            continue
+        error = _predicted_dipoles(model, samples) - np.array(
+            [s.dipole for s in samples]
+        )
+        metrics = summary.setdefault(name, {})
+        metrics["dipole_mae"] = float(np.abs(error).mean())
+        metrics["dipole_vector_mae"] = float(np.linalg.norm(error, axis=1).mean())
+        logger.info(
+            "%s dipole MAE: %.4g e·Å per component, %.4g e·Å |Δμ|",
+            name,
+            metrics["dipole_mae"],
+            metrics["dipole_vector_mae"],
+        )
+    (output / "metrics.json").write_text(json.dumps(summary, indent=2))
 
 
 def train(

@@ -13,6 +13,9 @@ w is the least-squares solution of the stacked system [Λ^(−½) K_NM; Lᵀ] w 
 [Λ^(−½) y; 0] (LAPACK gelsd, SVD-based), whose condition number is the square root
 of the normal equations'.
 
+With ``hypers.dipole`` the dipole head is fitted afterwards on the same support and
+body-order weights (:func:`~pointchem.models.wk.dipole_fit.fit_dipole`).
+
 Kernel rows are computed once per body order ν; the hyperparameter search
 (α of the "kernel_exp" mixture, σ_E, σ_F) on the validation set repeats only the
 solve. Force rows come from one backward pass per ν over *per-pair copies* of the
@@ -31,6 +34,7 @@ import torch
 
 from ..._progress import ProgressLine
 from ...graph import AtomicGraph, batch_graphs, edge_vectors
+from .dipole_fit import fit_dipole
 from .hypers import WKHypers
 from .model import WignerKernelModel
 from .regression import Candidate, KernelRows, candidates, chosen_hypers, score
@@ -250,6 +254,8 @@ def fit_wigner_kernel(
     validation: Sequence[Reference],
     *,
     progress: bool = True,
+    train_dipoles: Sequence[torch.Tensor] | None = None,
+    validation_dipoles: Sequence[torch.Tensor] | None = None,
 ) -> tuple[WignerKernelModel, dict[str, float]]:
     """Fit a WK model: FPS support, kernel rows, grid search, projected-process solve.
 
@@ -262,14 +268,25 @@ def fit_wigner_kernel(
         train: (graph, energy eV, forces eV/Å or None) of the training structures.
         validation: the same for the structures that choose the hyperparameters.
         progress: show progress lines on stderr.
+        train_dipoles: reference dipole (3,) e·Å of each training structure;
+            required when ``model.hypers.dipole`` (else ignored).
+        validation_dipoles: the same for the validation structures.
 
     Returns:
         The fitted model (hypers with the chosen α and regularisers), and a report:
         validation energy MAE per atom (meV) and force MAE (meV/Å), the number of
-        support environments, the chosen values and the wall time (s).
+        support environments, the chosen values and the wall time (s); with a
+        dipole head also its validation MAEs (e·Å) and σ_μ.
     """
     if model.dtype != torch.float64:
         raise ValueError(f"the WK fit runs in float64, the model is {model.dtype}")
+    if not model.hypers.dipole:
+        train_dipoles = validation_dipoles = None
+    elif train_dipoles is None or validation_dipoles is None:
+        raise ValueError(
+            "hypers.dipole is true: the fit needs train_dipoles and "
+            "validation_dipoles (reference dipoles in e·Å; data.dipole_key)"
+        )
     start = time.perf_counter()
     with torch.no_grad():
         graph = batch_graphs([g for g, _, _ in train])
@@ -282,12 +299,21 @@ def fit_wigner_kernel(
     )
     best = _search(model.hypers, k_mm, train_rows, validation_rows)
     fitted = _fitted_model(model, best, support)
+    dipole_report: dict[str, float] = {}
+    if train_dipoles is not None and validation_dipoles is not None:
+        fitted, dipole_report = fit_dipole(
+            fitted,
+            ([g for g, _, _ in train], train_dipoles),
+            ([g for g, _, _ in validation], validation_dipoles),
+            progress=progress,
+        )
     report = {
         "validation_energy_per_atom_mae": best.energy_mae * 1e3,
         "validation_forces_mae": best.force_mae * 1e3,
         "n_support": float(len(support)),
         "energy_regulariser": best.energy_regulariser,
         "force_regulariser": best.force_regulariser,
+        **dipole_report,
         "fit_wall_time_s": time.perf_counter() - start,
     }
     if best.alpha is not None:

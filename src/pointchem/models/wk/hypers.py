@@ -26,8 +26,9 @@ class WKHypers:
     The model is K(A_i, B_k) = Σ_ν c_ν k^(ν)(A_i, B_k) between atomic environments of
     equal centre species (methods.md §1.1–1.4); energies are Σ_i Σ_m K(A_i, X_m) w_m
     over support environments X_m (§1.7). The fit (:mod:`.fit`) selects
-    ``mixture_alpha`` and the two regularisers on the validation set and records the
-    chosen values here, so a saved potential states exactly what it evaluates.
+    ``mixture_alpha`` and the two regularisers on the validation set (with
+    ``dipole``, then σ_μ of the dipole head) and records the chosen values here, so
+    a saved potential states exactly what it evaluates.
     """
 
     cutoff: float = 5.0
@@ -105,6 +106,19 @@ class WKHypers:
     """Candidate multiples (> 0) of σ_E and of σ_F (each independently) tried by
     the fit (non-empty)."""
 
+    dipole: bool = False
+    """Whether the model also predicts the dipole moment μ = Σ_i μ_i in e·Å, from
+    the λ = 1, σ = +1 kernels of :mod:`pointchem.models.wk.dipole` on the same
+    support environments and body-order weights c_ν (ν ≥ 1) as the energy. Needs
+    l_max ≥ 1, lambda_max ≥ 1 and reference dipoles (``data.dipole_key``)."""
+
+    dipole_regulariser: float = 0.003
+    """σ_μ in e·Å per √atom, > 0: expected error of one Cartesian component of a
+    structure's dipole; a structure of n atoms gets σ_μ √n. Only with ``dipole``."""
+
+    dipole_regulariser_factors: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0, 10.0)
+    """Candidate multiples (> 0) of σ_μ tried by the dipole fit (non-empty)."""
+
     def __post_init__(self) -> None:
         self.density()  # validates cutoff, widths and l_max
         _require(self.nu_max >= 1, "nu_max", self.nu_max, "≥ 1")
@@ -134,7 +148,12 @@ class WKHypers:
         for name in ("energy_regulariser", "force_regulariser"):
             _require(getattr(self, name) > 0, name, getattr(self, name), "> 0")
         _require(self.jitter >= 0, "jitter", self.jitter, "≥ 0")
-        for name in ("alpha_factors", "regulariser_factors"):
+        self._check_dipole()
+        for name in (
+            "alpha_factors",
+            "regulariser_factors",
+            "dipole_regulariser_factors",
+        ):
             factors = getattr(self, name)
             _require(
                 len(factors) > 0 and all(f > 0 for f in factors),
@@ -142,6 +161,20 @@ class WKHypers:
                 factors,
                 "a non-empty list of values > 0",
             )
+
+    def _check_dipole(self) -> None:
+        """Validate the dipole fields (the λ = 1 kernel needs l, λ ≥ 1)."""
+        _require(isinstance(self.dipole, bool), "dipole", self.dipole, "true or false")
+        _require(
+            self.dipole_regulariser > 0,
+            "dipole_regulariser",
+            self.dipole_regulariser,
+            "> 0",
+        )
+        if self.dipole:
+            for name in ("l_max", "lambda_max"):
+                value = getattr(self, name)
+                _require(value >= 1, name, value, "≥ 1 with dipole: true")
 
     def density(self) -> DensitySettings:
         """The neighbour-density settings of the ν = 1 kernel."""

@@ -10,6 +10,7 @@ import torch
 
 from ...graph import AtomicGraph, edge_vectors
 from ..base import EnergyModel
+from .dipole import vector_kernels
 from .hypers import WKHypers
 from .iteration import invariant_kernels
 from .ragged import NeighbourTerms, ragged_nu1_kernel, table_terms
@@ -59,6 +60,7 @@ _SUPPORT_BUFFERS = (
     "support_species",
     "support_centres",
     "weights",
+    "dipole_weights",
 )
 
 
@@ -85,6 +87,15 @@ class WignerKernelModel(EnergyModel):
     through its cutoff switch f_c (value and slope vanish at r_c), so energies and
     forces are continuous when an atom crosses the cutoff.
 
+    **Dipole** (only with ``hypers.dipole``). With a weight vector w^μ_m (e·Å) per
+    support environment and the Cartesian λ = 1, σ = +1 kernels K^(ν)_cart of
+    :mod:`~pointchem.models.wk.dipole` (same c_ν, ν ≥ 1),
+
+        μ_i = Σ_{m: Z(X_m) = Z_i} Σ_ν c_ν K^(ν)_cart(A_i, X_m) w^μ_m,   μ = Σ_i μ_i
+        (e·Å),
+
+    exactly rotation-equivariant and odd under inversion (a polar vector).
+
     An unfitted model has no support environments and predicts 0 for every atom;
     :func:`~pointchem.models.wk.fit.fit_wigner_kernel` fills them.
 
@@ -98,6 +109,8 @@ class WignerKernelModel(EnergyModel):
         support_species: (M, n_max) int64 buffer; neighbour atomic numbers, −1 pads.
         support_centres: (M,) int64 buffer; centre atomic number of each support.
         weights: (M,) buffer, eV; regression weights w_m.
+        dipole_weights: (M, 3) buffer, e·Å; dipole weights w^μ_m (x, y, z), present
+            only with ``hypers.dipole`` ((0, 3) until fitted).
     """
 
     supported_dtypes: ClassVar[tuple[torch.dtype, ...]] = (torch.float64,)
@@ -105,6 +118,7 @@ class WignerKernelModel(EnergyModel):
     support_species: torch.Tensor
     support_centres: torch.Tensor
     weights: torch.Tensor
+    dipole_weights: torch.Tensor
 
     def __init__(self, hypers: WKHypers, atomic_numbers: Sequence[int]):
         super().__init__(hypers, atomic_numbers, hypers.cutoff)
@@ -114,6 +128,8 @@ class WignerKernelModel(EnergyModel):
         self.register_buffer("support_species", torch.zeros(0, 1, dtype=torch.int64))
         self.register_buffer("support_centres", torch.zeros(0, dtype=torch.int64))
         self.register_buffer("weights", torch.zeros(0, dtype=float64))
+        if hypers.dipole:
+            self.register_buffer("dipole_weights", torch.zeros(0, 3, dtype=float64))
         self._support_cache = _SupportCache()
 
     @property
@@ -135,6 +151,8 @@ class WignerKernelModel(EnergyModel):
     def set_support(self, support: Environments, weights: torch.Tensor) -> None:
         """Replace the support environments and their weights (eV), (M,).
 
+        A dipole head is reset to unfitted ((0, 3) weights, μ = 0).
+
         Raises:
             ValueError: shapes disagree, or a centre species the model does not know.
         """
@@ -152,6 +170,28 @@ class WignerKernelModel(EnergyModel):
         self.support_species = support.species.detach().to(like.device).clone()
         self.support_centres = support.centres.detach().to(like.device).clone()
         self.weights = weights.detach().to(like).clone()
+        if self.predicts_dipole:  # dipole weights belong to the old support
+            self.dipole_weights = like.new_zeros(0, 3)
+
+    @property
+    def predicts_dipole(self) -> bool:
+        """Whether the model has a dipole head (``hypers.dipole``)."""
+        return self.hypers.dipole
+
+    def set_dipole_weights(self, weights: torch.Tensor) -> None:
+        """Replace the dipole weights w^μ_m, (M, 3) e·Å, one row per support.
+
+        Raises:
+            ValueError: the model has no dipole head, or the shape is not (M, 3).
+        """
+        if not self.predicts_dipole:
+            raise ValueError("this WK model has no dipole head (hypers.dipole false)")
+        if tuple(weights.shape) != (self.n_support, 3):
+            raise ValueError(
+                f"dipole weights must be (M, 3) = ({self.n_support}, 3), "
+                f"got {tuple(weights.shape)}"
+            )
+        self.dipole_weights = weights.detach().to(self.weights).clone()
 
     def mixture(self) -> torch.Tensor:
         """Body-order weights c_ν, (ν_max + 1,), on the model's device and dtype."""
@@ -186,6 +226,66 @@ class WignerKernelModel(EnergyModel):
         terms: NeighbourTerms = self._support_cache.get(buffers, compute)
         return terms
 
+    def _nu1_blocks(
+        self, graph: AtomicGraph
+    ) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """ν = 1 blocks of every (atom, same-species support) pair, and the pairs.
+
+        Returns:
+            (blocks: entry l (P, 2l+1, 2l+1) Å⁻³, pairs: (P, 2) int64 (atom, m)).
+
+        Raises:
+            ValueError: the graph contains an element the model does not know.
+        """
+        self.checked_species(graph)
+        settings = self.hypers.density()
+        atoms = graph_terms(
+            graph,
+            edge_vectors(graph),
+            self.species_of_atomic_number,
+            self.n_species,
+            settings,
+        )
+        pairs = same_centre_pairs(graph.atomic_numbers, self.support_centres)
+        k_1 = ragged_nu1_kernel(atoms, self.support_terms(), pairs, settings.l_max)
+        return k_1, pairs
+
+    def atomic_dipoles(self, graph: AtomicGraph) -> torch.Tensor:
+        """Atomic dipole contributions μ_i, (n_atoms, 3) e·Å (class docstring).
+
+        Raises:
+            ValueError: no dipole head, or an element the model does not know.
+        """
+        if not self.predicts_dipole:
+            raise ValueError("this WK model has no dipole head (hypers.dipole false)")
+        hypers = self.hypers
+        k_1, pairs = self._nu1_blocks(graph)
+        kernels = vector_kernels(
+            k_1,
+            hypers.nu_max,
+            hypers.lambda_max,
+            mode=hypers.mode,  # type: ignore[arg-type]
+            normalisation=hypers.normalisation,  # type: ignore[arg-type]
+        )
+        mixed = torch.tensordot(self.mixture(), kernels, dims=1)  # (P, 3, 3)
+        weights = self.dipole_weights
+        if weights.shape[0] == 0:  # unfitted head: μ = 0
+            weights = weights.new_zeros(self.n_support, 3)
+        elif tuple(weights.shape) != (self.n_support, 3):
+            raise ValueError(
+                f"dipole_weights {tuple(weights.shape)} do not match the "
+                f"{self.n_support} support environments"
+            )
+        contributions = (mixed @ weights[pairs[:, 1], :, None])[..., 0]
+        dipoles = graph.positions.new_zeros(graph.n_atoms, 3)
+        return dipoles.index_add(0, pairs[:, 0], contributions)
+
+    def dipole_moment(self, graph: AtomicGraph) -> torch.Tensor:
+        """Dipole moment of each structure, μ = Σ_i μ_i, (n_systems, 3) e·Å."""
+        atomic = self.atomic_dipoles(graph)
+        total = atomic.new_zeros(graph.n_systems, 3)
+        return total.index_add(0, graph.system_index, atomic)
+
     def forward(self, graph: AtomicGraph) -> torch.Tensor:
         """Per-atom energies without the composition baseline, (n_atoms,), eV.
 
@@ -197,18 +297,8 @@ class WignerKernelModel(EnergyModel):
         Raises:
             ValueError: the graph contains an element the model does not know.
         """
-        self.checked_species(graph)
         hypers = self.hypers
-        settings = hypers.density()
-        atoms = graph_terms(
-            graph,
-            edge_vectors(graph),
-            self.species_of_atomic_number,
-            self.n_species,
-            settings,
-        )
-        pairs = same_centre_pairs(graph.atomic_numbers, self.support_centres)
-        k_1 = ragged_nu1_kernel(atoms, self.support_terms(), pairs, settings.l_max)
+        k_1, pairs = self._nu1_blocks(graph)
         kernels = invariant_kernels(
             k_1,
             hypers.nu_max,
@@ -233,7 +323,7 @@ class WignerKernelModel(EnergyModel):
         """Resize the support buffers to the stored shapes (their M and n_max vary)."""
         for name in _SUPPORT_BUFFERS:
             stored = state_dict.get(prefix + name)
-            if isinstance(stored, torch.Tensor):
+            if isinstance(stored, torch.Tensor) and name in self._buffers:
                 current = getattr(self, name)
                 setattr(self, name, current.new_zeros(stored.shape))
         super()._load_from_state_dict(
