@@ -4,7 +4,8 @@ Runs a structure the potential knows (ethanol for H/C/O potentials, a 64-atom
 diamond cell for silicon ones) from a 300 K Maxwell–Boltzmann start (after a BFGS
 relaxation of the positions) with velocity Verlet in float64 and reports the drift
 of the total energy: the slope of a least-squares line through E_total(t), in
-meV/atom/ns, plus the largest excursion.
+meV/atom/ns, its fluctuation about that line and the largest excursion (the fit of
+``examples/md/_md_tools.py``, shared with the MD examples).
 Writes a PNG of the total energy against time to benchmarks/out/.
 
 Run: ``python benchmarks/nve_drift.py potentials/ethanol-gm.pt --timestep 0.5
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -32,12 +34,9 @@ from ase.optimize import BFGS
 
 from pointchem import PointChemCalculator
 
-try:
-    from ase.md.velocitydistribution import thermalize_momenta
-except ImportError:  # ase < 3.29
-    from ase.md.velocitydistribution import (
-        MaxwellBoltzmannDistribution as thermalize_momenta,
-    )
+# the drift fit is the one of the MD examples (examples/md/_md_tools.py)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples" / "md"))
+from _md_tools import linear_drift, thermalize_momenta
 
 OUT = Path(__file__).parent / "out"
 
@@ -71,16 +70,13 @@ def run_nve(potential: str, timestep_fs: float, picoseconds: float, seed: int) -
     start = time.perf_counter()
     dynamics.run(steps)
     wall = time.perf_counter() - start
-    time_ns = np.array(times) * 1e-6
     total_mev_per_atom = (np.array(totals) - totals[0]) * 1e3 / len(atoms)
-    slope = np.polyfit(time_ns, total_mev_per_atom, 1)[0]
     _plot(np.array(times), total_mev_per_atom, potential)
     return {
         "potential": potential,
         "timestep_fs": timestep_fs,
         "steps": steps,
-        "drift_meV_per_atom_per_ns": float(slope),
-        "max_excursion_meV_per_atom": float(np.abs(total_mev_per_atom).max()),
+        **linear_drift(np.array(times), np.array(totals), len(atoms)),
         "mean_temperature_K": float(np.mean(temperatures)),
         "ms_per_step": 1e3 * wall / steps,
     }
