@@ -78,10 +78,12 @@ def _eval(arguments: argparse.Namespace) -> int:
     from .training.config import DataSettings
     from .training.data import read_samples
     from .training.metrics import (
+        dipole_metrics,
         error_metrics,
         format_metrics,
         parity_plot,
         predict,
+        predict_dipoles,
         write_predictions,
     )
 
@@ -91,13 +93,17 @@ def _eval(arguments: argparse.Namespace) -> int:
         forces_key=arguments.forces_key,
         stress_key=arguments.stress_key,
         virial_key=arguments.virial_key,
+        dipole_key=arguments.dipole_key,
         energy_unit=arguments.energy_unit,
         length_unit=arguments.length_unit,
     )
     samples = read_samples(arguments.data, settings)
     model = load_potential(arguments.potential, device=arguments.device)
     predictions = predict(model, samples)
-    sys.stdout.write(format_metrics(error_metrics(samples, predictions)) + "\n")
+    metrics = error_metrics(samples, predictions)
+    if arguments.dipole_key is not None:
+        metrics |= dipole_metrics(samples, predict_dipoles(model, samples))
+    sys.stdout.write(format_metrics(metrics) + "\n")
     if arguments.plot:
         parity_plot(
             samples, predictions, arguments.plot, title=str(arguments.potential)
@@ -131,6 +137,11 @@ def _add_eval(commands: Any) -> None:
     evaluate.add_argument("--forces-key", default="forces")
     evaluate.add_argument("--stress-key", default=None)
     evaluate.add_argument("--virial-key", default=None)
+    evaluate.add_argument(
+        "--dipole-key",
+        default=None,
+        help="info key of reference dipoles (e·length unit); scores a dipole head",
+    )
     evaluate.add_argument(
         "--energy-unit", default="eV", help="eV, meV, kcal/mol, kJ/mol, Hartree"
     )

@@ -23,7 +23,7 @@ import torch
 from ase.build import molecule
 from ase.calculators.calculator import PropertyNotImplementedError
 
-from pointchem import PointChemCalculator, atoms_to_graph, evaluate, load_potential
+from pointchem import PointChemCalculator, atoms_to_graph, cli, evaluate, load_potential
 from pointchem.graph import edge_vectors
 from pointchem.models.wk import (
     WignerKernelModel,
@@ -40,6 +40,7 @@ from pointchem.testing import random_rotation, rattled_copy
 from pointchem.training import loop
 from pointchem.training.config import DataSettings, TrainConfig
 from pointchem.training.data import read_samples
+from pointchem.training.metrics import dipole_metrics, predict_dipoles
 
 from .test_wk_model import TINY, support_of
 from .wk_helpers import EQUIVARIANCE, EXACT, SETTINGS, kernel, random_environment
@@ -440,7 +441,9 @@ def _synthetic_file(path: Path) -> None:
 
 
 def test_pointchem_train_fits_and_scores_the_dipole(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     data = tmp_path / "ethanol-dipole.xyz"
     _synthetic_file(data)
@@ -460,6 +463,14 @@ def test_pointchem_train_fits_and_scores_the_dipole(
         DIPOLE.dipole_regulariser * 0.1,
         DIPOLE.dipole_regulariser,
     )
+    # `pointchem eval --dipole-key` scores the dipole head on a file
+    potential = str(tmp_path / "run" / "potential.pt")
+    assert cli.main(["eval", potential, str(data), "--dipole-key", "mu"]) == 0
+    rows = [r.split() for r in capsys.readouterr().out.splitlines()]
+    (dipole_row,) = [r for r in rows if r and r[0] == "dipole"]
+    expected = dipole_metrics(samples, predict_dipoles(model, samples))
+    assert float(dipole_row[1]) == pytest.approx(expected["dipole_mae"], abs=1e-3)
+    assert dipole_row[-1] == "e·Å"
 
 
 def test_training_config_must_agree_on_dipoles(tmp_path: Path) -> None:

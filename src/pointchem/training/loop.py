@@ -32,7 +32,14 @@ from .config import TrainConfig, TrainingSettings
 from .data import Sample, file_sha256, read_samples, split_samples
 from .log import TrainingLog
 from .loss import loss_terms, weighted_loss
-from .metrics import error_metrics, format_metrics, parity_plot, predict
+from .metrics import (
+    dipole_metrics,
+    error_metrics,
+    format_metrics,
+    parity_plot,
+    predict,
+    predict_dipoles,
+)
 
 __all__ = ["DataSplits", "TrainingState", "load_splits", "train"]
 
@@ -489,35 +496,18 @@ def _dipoles(
     ]
 
 
-def _predicted_dipoles(model: EnergyModel, samples: list[Sample]) -> np.ndarray:
-    """The model's dipole of each sample, (n_samples, 3) float64 e·Å."""
-    device = model.composition_energies.device
-    predicted = []
-    with torch.no_grad():
-        for sample in samples:
-            graph = atoms_to_graph(sample.atoms, model.cutoff, model.dtype, device)
-            dipole = model.dipole_moment(graph)  # type: ignore[operator]
-            predicted.append(dipole[0].cpu().to(torch.float64).numpy())
-    return np.array(predicted)
-
-
 def _add_dipole_metrics(
     summary: dict[str, Any], model: EnergyModel, splits: DataSplits, output: Path
 ) -> None:
-    """Dipole MAEs (e·Å) of validation and test, into ``summary`` and metrics.json.
+    """Dipole errors (e·Å) of validation and test into ``summary`` and metrics.json.
 
-    ``dipole_mae`` is the mean |Δμ_a| over structures and components x, y, z;
-    ``dipole_vector_mae`` the mean length |Δμ| of the error vector.
+    The errors are those of :func:`~pointchem.training.metrics.dipole_metrics`.
     """
     for name, samples in (("validation", splits.validation), ("test", splits.test)):
         if not samples:
             continue
-        error = _predicted_dipoles(model, samples) - np.array(
-            [s.dipole for s in samples]
-        )
-        metrics = summary.setdefault(name, {})
-        metrics["dipole_mae"] = float(np.abs(error).mean())
-        metrics["dipole_vector_mae"] = float(np.linalg.norm(error, axis=1).mean())
+        metrics = dipole_metrics(samples, predict_dipoles(model, samples))
+        summary.setdefault(name, {}).update(metrics)
         logger.info(
             "%s dipole MAE: %.4g e·Å per component, %.4g e·Å |Δμ|",
             name,

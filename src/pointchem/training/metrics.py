@@ -3,25 +3,30 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import ase.io
 import numpy as np
+import torch
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.data import chemical_symbols
 
 from ..evaluate import evaluate
+from ..graph import atoms_to_graph
 from ..models.base import EnergyModel
 from .batches import BatchMaker
 from .data import Sample
 
 __all__ = [
     "Predictions",
+    "dipole_metrics",
     "error_metrics",
     "format_metrics",
     "parity_plot",
     "predict",
+    "predict_dipoles",
     "write_predictions",
 ]
 
@@ -111,11 +116,56 @@ def error_metrics(
     return metrics
 
 
+def predict_dipoles(model: EnergyModel, samples: Sequence[Sample]) -> np.ndarray:
+    """The dipole of each sample by a model with a dipole head, (n, 3) float64 e·Å.
+
+    Raises:
+        ValueError: the model predicts no dipole.
+    """
+    if not getattr(model, "predicts_dipole", False):
+        raise ValueError(f"{type(model).__name__} predicts no dipole")
+    device = model.composition_energies.device
+    predicted = []
+    with torch.no_grad():
+        for sample in samples:
+            graph = atoms_to_graph(sample.atoms, model.cutoff, model.dtype, device)
+            dipole = model.dipole_moment(graph)  # type: ignore[operator]
+            predicted.append(dipole[0].cpu().to(torch.float64).numpy())
+    return np.array(predicted).reshape(len(samples), 3)
+
+
+def dipole_metrics(
+    samples: Sequence[Sample], predicted: np.ndarray
+) -> dict[str, float]:
+    """Dipole errors in e·Å against the samples' reference dipoles.
+
+    ``dipole_mae``/``dipole_rmse`` are over structures and components x, y, z;
+    ``dipole_vector_mae`` is the mean length |Δμ| of the error vector, and
+    ``dipole_std`` the standard deviation of the reference components.
+
+    Raises:
+        ValueError: a sample has no reference dipole.
+    """
+    missing = [s.source for s in samples if s.dipole is None]
+    if missing:
+        raise ValueError(f"no reference dipole for {missing[0]} (data.dipole_key)")
+    reference = np.array([s.dipole for s in samples]).reshape(len(samples), 3)
+    error = predicted - reference
+    mae, rmse = _mae_rmse(error)
+    return {
+        "dipole_mae": mae,
+        "dipole_rmse": rmse,
+        "dipole_vector_mae": float(np.linalg.norm(error, axis=1).mean()),
+        "dipole_std": float(reference.std()),
+    }
+
+
 _UNITS = {
     "energy_per_atom": "meV/atom",
     "energy": "meV",
     "forces": "meV/Å",
     "stress": "meV/Å³",
+    "dipole": "e·Å",
 }
 
 
@@ -127,7 +177,7 @@ def format_metrics(metrics: dict[str, float]) -> str:
             continue
         name = key[: -len("_mae")]
         unit = _UNITS.get(name, "meV/Å")  # per-element rows are forces
-        rmse = metrics[f"{name}_rmse"]
+        rmse = metrics.get(f"{name}_rmse", math.nan)
         lines.append(f"{name:<22}{metrics[key]:>12.3f}{rmse:>12.3f}  {unit}")
     if "forces_std" in metrics:
         lines.append(
