@@ -157,12 +157,16 @@ class PointChemCalculator(Calculator):
     ) -> None:
         """Compute energy, per-atom energies, forces and (3-D periodic) stress.
 
-        Also the dipole (e·Å) when it is asked for and the potential has one; for an
-        unchanged structure whose energy is known, only the dipole is computed.
+        Also the dipole (e·Å) when it is asked for and the potential has one. A call
+        for the dipole alone (``atoms.get_dipole_moment()``) computes only the
+        dipole, with no derivatives; energy, forces and dipole of one structure are
+        each computed once, whatever order they are asked for in.
         """
         properties = properties or ["energy"]
         super().calculate(atoms, properties, system_changes)
         assert self.atoms is not None
+        if system_changes:  # ASE's getters have emptied them; direct callers may not
+            self.results = {}
         periodic = bool(self.atoms.pbc.all())
         if "stress" in properties and not periodic:
             raise PropertyNotImplementedError(
@@ -170,9 +174,14 @@ class PointChemCalculator(Calculator):
                 f"directions; this one has pbc={self.atoms.pbc.tolist()}"
             )
         graph = self._graph(self.atoms)
-        if system_changes or "energy" not in self.results:
+        dipole_only = set(properties) == {"dipole"} and self.predicts_dipole
+        if not dipole_only and "energy" not in self.results:
             self._energy_results(graph, periodic)
-        if "dipole" in properties and self.predicts_dipole:
+        if (
+            "dipole" in properties
+            and self.predicts_dipole
+            and "dipole" not in self.results
+        ):
             with torch.no_grad():
                 dipole = self.model.dipole_moment(graph)  # type: ignore[operator]
             if not bool(torch.isfinite(dipole).all()):
@@ -180,16 +189,20 @@ class PointChemCalculator(Calculator):
             self.results["dipole"] = _to_numpy(dipole)[0]
 
     def _energy_results(self, graph: AtomicGraph, periodic: bool) -> None:
-        """Replace the results by energy, per-atom energies, forces (and stress)."""
+        """Add energy, per-atom energies, forces (and stress) to the results.
+
+        ASE empties the results whenever the structure changes, so what is there
+        belongs to this structure.
+        """
         prediction = evaluate(self.model, graph, forces=True, stress=periodic)
         self._check_finite(prediction)
         energy = float(prediction.energy[0])
-        self.results = {
-            "energy": energy,
-            "free_energy": energy,
-            "energies": prediction.energies.detach().cpu().numpy(),
-            "forces": _to_numpy(prediction.forces),
-        }
+        self.results.update(
+            energy=energy,
+            free_energy=energy,
+            energies=prediction.energies.detach().cpu().numpy(),
+            forces=_to_numpy(prediction.forces),
+        )
         if prediction.stress is not None:
             stress = _to_numpy(prediction.stress)[0]
             self.results["stress"] = full_3x3_to_voigt_6_stress(stress)

@@ -322,6 +322,25 @@ def test_dipole_after_energy_does_not_recompute_the_energy() -> None:
     np.testing.assert_array_equal(atoms.get_dipole_moment(), dipole)
 
 
+def test_dipole_alone_takes_no_energy_or_forces() -> None:
+    atoms = ethanols(1, 64)[0]
+    calc = PointChemCalculator(dipole_model(), device="cpu")
+    atoms.calc = calc
+    calls = []
+    calc.model.register_forward_hook(lambda *args: calls.append(1))
+    dipole = atoms.get_dipole_moment()
+    assert calls == []
+    assert set(calc.results) == {"dipole"}
+    forces = atoms.get_forces()  # the same structure: the dipole stays
+    assert len(calls) == 1
+    np.testing.assert_array_equal(calc.results["dipole"], dipole)
+    np.testing.assert_array_equal(atoms.get_dipole_moment(), dipole)
+    atoms.positions[1] += 0.03  # a new structure: both are recomputed
+    assert not np.array_equal(atoms.get_forces(), forces)
+    assert not np.array_equal(atoms.get_dipole_moment(), dipole)
+    assert len(calls) == 2
+
+
 def test_potential_without_dipole_does_not_claim_one(tmp_path: Path) -> None:
     model = dipole_model(hypers=TINY)
     assert "dipole_weights" not in model.state_dict()
@@ -470,7 +489,8 @@ def test_pointchem_train_fits_and_scores_the_dipole(
     (dipole_row,) = [r for r in rows if r and r[0] == "dipole"]
     expected = dipole_metrics(samples, predict_dipoles(model, samples))
     assert float(dipole_row[1]) == pytest.approx(expected["dipole_mae"], abs=1e-3)
-    assert dipole_row[-1] == "e·Å"
+    (vector_row,) = [r for r in rows if r and r[0] == "dipole_vector"]
+    assert dipole_row[-1] == vector_row[-1] == "e·Å"
 
 
 def test_training_config_must_agree_on_dipoles(tmp_path: Path) -> None:

@@ -166,6 +166,7 @@ _UNITS = {
     "forces": "meV/Å",
     "stress": "meV/Å³",
     "dipole": "e·Å",
+    "dipole_vector": "e·Å",
 }
 
 
@@ -178,7 +179,10 @@ def format_metrics(metrics: dict[str, float]) -> str:
         name = key[: -len("_mae")]
         unit = _UNITS.get(name, "meV/Å")  # per-element rows are forces
         rmse = metrics.get(f"{name}_rmse", math.nan)
-        lines.append(f"{name:<22}{metrics[key]:>12.3f}{rmse:>12.3f}  {unit}")
+        digits = 5 if name.startswith("dipole") else 3  # e·Å errors are ~1e-3
+        lines.append(
+            f"{name:<22}{metrics[key]:>12.{digits}f}{rmse:>12.{digits}f}  {unit}"
+        )
     if "forces_std" in metrics:
         lines.append(
             f"(reference force std {metrics['forces_std']:.1f} meV/Å, "
