@@ -328,7 +328,7 @@ def fit_wk(
 
 def alpha_factor(model: torch.nn.Module) -> float:
     """Chosen α over the fit's base α, 1 / (mean ν = 1 self-kernel of the support)."""
-    support = model.support  # type: ignore[attr-defined]
+    support = model.support()  # type: ignore[operator]
     index = torch.arange(len(support))
     with torch.no_grad():
         pairs = torch.stack([index, index], dim=1)
