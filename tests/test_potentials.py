@@ -22,7 +22,7 @@ DRIFT_LIMIT = 1.0
 
 
 def test_potentials_are_shipped() -> None:
-    for name in ("ethanol-gm.pt", "ethanol-pet.pt", "silicon-pet.pt"):
+    for name in ("ethanol-gm.pt", "ethanol-pet.pt", "ethanol-wk.pt", "silicon-pet.pt"):
         assert (POTENTIALS / name).exists(), name
 
 
@@ -40,6 +40,17 @@ def test_shipped_potential_loads_and_predicts(path: Path) -> None:
     assert np.isfinite(atoms.get_forces()).all()
     if atoms.pbc.all():
         assert np.isfinite(atoms.get_stress()).all()
+    if calculator.predicts_dipole:
+        assert np.isfinite(atoms.get_dipole_moment()).all()
+
+
+def test_ethanol_wk_predicts_the_dipole() -> None:
+    calculator = PointChemCalculator(POTENTIALS / "ethanol-wk.pt", device="cpu")
+    assert "dipole" in calculator.implemented_properties
+    atoms = molecule("CH3CH2OH")
+    atoms.calc = calculator
+    # GFN2-xTB's dipole of ethanol is about 0.3 e·Å; an unfitted head gives 0
+    assert 0.1 < np.linalg.norm(atoms.get_dipole_moment()) < 1.0
 
 
 def _structure_for(atomic_numbers: tuple[int, ...]) -> ase.Atoms:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -178,11 +177,10 @@ def format_metrics(metrics: dict[str, float]) -> str:
             continue
         name = key[: -len("_mae")]
         unit = _UNITS.get(name, "meV/Å")  # per-element rows are forces
-        rmse = metrics.get(f"{name}_rmse", math.nan)
         digits = 5 if name.startswith("dipole") else 3  # e·Å errors are ~1e-3
-        lines.append(
-            f"{name:<22}{metrics[key]:>12.{digits}f}{rmse:>12.{digits}f}  {unit}"
-        )
+        rmse = metrics.get(f"{name}_rmse")
+        rmse_text = "—" if rmse is None else f"{rmse:.{digits}f}"
+        lines.append(f"{name:<22}{metrics[key]:>12.{digits}f}{rmse_text:>12}  {unit}")
     if "forces_std" in metrics:
         lines.append(
             f"(reference force std {metrics['forces_std']:.1f} meV/Å, "
