@@ -32,7 +32,8 @@ Run: ``python examples/md/08_ir_spectrum.py`` (4 runs of 5 ps; about 12 minutes 
 core, most of it the dipoles). ``POINTCHEM_SMOKE=1`` (or
 ``--smoke``) runs 2 runs of 0.1 ps, whose spectrum is too coarse to mean anything.
 Prints the harmonic table, the matched peaks and the xTB comparison; saves
-``ir_ethanol.png`` (spectrum with harmonic sticks) in the working directory.
+``ir_ethanol.png`` (spectrum with harmonic sticks) and ``ir_ethanol.npz`` (dipole
+series, spectrum and harmonic modes) in the working directory.
 """
 
 from __future__ import annotations
@@ -77,7 +78,10 @@ WAVENUMBER_PER_FS = 1e15 / units._c / 100
 IR_ACTIVE_KM_PER_MOL = 1.0
 """Harmonic modes weaker than this are not matched to peaks."""
 MATCH_WINDOW_CM = 150.0
-"""A harmonic mode is matched to the strongest spectral peak within this window."""
+"""A harmonic mode is matched to the nearest spectral peak within this window."""
+PEAK_PROMINENCE = 0.02
+"""Smallest prominence of a spectral peak (the spectrum's maximum is 1): below it,
+maxima are noise of the finite runs."""
 PLOT_RANGE_CM = (200.0, 4000.0)
 
 
@@ -210,12 +214,13 @@ def absorption_spectrum(
 def match_peaks(
     harmonic: HarmonicIR, wavenumbers: np.ndarray, spectrum: np.ndarray
 ) -> list[tuple[float, float, float]]:
-    """(harmonic ν̃, intensity, nearest-strongest MD peak ν̃) for IR-active modes.
+    """(harmonic ν̃, intensity, nearest MD peak ν̃) for IR-active modes.
 
-    The MD peak is the highest local maximum of the spectrum within
-    ``MATCH_WINDOW_CM`` of the harmonic wavenumber (NaN when there is none).
+    The MD peak is the nearest peak of prominence ≥ ``PEAK_PROMINENCE`` within
+    ``MATCH_WINDOW_CM`` of the harmonic wavenumber (NaN when there is none). Modes
+    closer together than the peaks' width share a peak.
     """
-    peaks, _ = find_peaks(spectrum)
+    peaks, _ = find_peaks(spectrum, prominence=PEAK_PROMINENCE)
     matches = []
     for wavenumber, intensity in zip(
         harmonic.wavenumbers, harmonic.intensities, strict=True
@@ -223,9 +228,12 @@ def match_peaks(
         if intensity < IR_ACTIVE_KM_PER_MOL:
             continue
         near = peaks[np.abs(wavenumbers[peaks] - wavenumber) <= MATCH_WINDOW_CM]
-        peak = (
-            float(wavenumbers[near[np.argmax(spectrum[near])]]) if near.size else np.nan
+        nearest = (
+            near[np.argmin(np.abs(wavenumbers[near] - wavenumber))]
+            if near.size
+            else None
         )
+        peak = np.nan if nearest is None else float(wavenumbers[nearest])
         matches.append((float(wavenumber), float(intensity), peak))
     return matches
 
@@ -359,6 +367,15 @@ def main() -> None:
         )
         print(f"run {run + 1}/{runs}: {len(series[-1])} dipole samples")
     wavenumbers, spectrum = absorption_spectrum(series, SAMPLE_INTERVAL * TIMESTEP_FS)
+    np.savez(
+        "ir_ethanol.npz",
+        dipoles_e_angstrom=np.array(series),
+        sample_interval_fs=SAMPLE_INTERVAL * TIMESTEP_FS,
+        wavenumbers_cm=wavenumbers,
+        spectrum=spectrum,
+        harmonic_cm=model.wavenumbers,
+        harmonic_km_per_mol=model.intensities,
+    )
     resolution = WAVENUMBER_PER_FS / (picoseconds * 1000)
     print(f"\nspectral resolution 1/T = {resolution:.1f} cm⁻¹ (T = {picoseconds} ps)")
     print_matches(match_peaks(model, wavenumbers, spectrum))
