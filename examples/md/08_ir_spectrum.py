@@ -79,7 +79,7 @@ IR_ACTIVE_KM_PER_MOL = 1.0
 """Harmonic modes weaker than this are not matched to peaks."""
 MATCH_WINDOW_CM = 150.0
 """A harmonic mode is matched to the nearest spectral peak within this window."""
-PEAK_PROMINENCE = 0.02
+PEAK_PROMINENCE = 0.01
 """Smallest prominence of a spectral peak (the spectrum's maximum is 1): below it,
 maxima are noise of the finite runs."""
 PLOT_RANGE_CM = (200.0, 4000.0)
