@@ -21,7 +21,8 @@ trans → gauche rate is twice as large. A torsional barrier of a few tens of me
 far from the harmonic regime, so the numbers show the workflow, not converged
 chemistry (hindered-rotor corrections are not made).
 
-Run: ``python examples/md/05_rate_constants.py``. With ``--smoke`` (or
+Run: ``python examples/md/05_rate_constants.py`` (``--potential gm`` or ``wk`` runs
+another shipped ethanol potential). With ``--smoke`` (or
 ``POINTCHEM_SMOKE=1``) it uses the bare PET model (``symmetrize=False``: several times
 faster, slightly orientation-dependent), three images and loose force tolerances,
 which is enough to check that everything runs but not for accurate numbers.
@@ -39,7 +40,8 @@ from ase.build import molecule
 from pointchem import PointChemCalculator
 from pointchem.workflows import RateResult, RateSettings, plot_arrhenius, reaction_rates
 
-POTENTIAL = Path(__file__).resolve().parents[2] / "potentials" / "ethanol-pet.pt"
+POTENTIALS = Path(__file__).resolve().parents[2] / "potentials"
+MODELS = {"pet": "ethanol-pet.pt", "gm": "ethanol-gm.pt", "wk": "ethanol-wk.pt"}
 DIHEDRAL = (0, 1, 2, 3)  # C, C, O, H(O) in ase.build.molecule("CH3CH2OH")
 FULL = RateSettings(n_images=7, fmax=1e-3, neb_fmax=1e-3, max_steps=1000)
 SMOKE = RateSettings(n_images=3, fmax=0.02, neb_fmax=0.05, max_steps=60)
@@ -112,17 +114,23 @@ def main() -> None:
     """Compute the trans → gauche rate constants, print them and plot them."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="a quick, loose run")
-    smoke = parser.parse_args().smoke or bool(os.environ.get("POINTCHEM_SMOKE"))
+    parser.add_argument(
+        "--potential", choices=sorted(MODELS), default="pet", help="shipped potential"
+    )
+    arguments = parser.parse_args()
+    smoke = arguments.smoke or bool(os.environ.get("POINTCHEM_SMOKE"))
+    potential = POTENTIALS / MODELS[arguments.potential]
     settings = SMOKE if smoke else FULL
     temperatures = np.linspace(200.0, 600.0, 3 if smoke else 9)
 
-    calculator = PointChemCalculator(POTENTIAL, dtype="float64", symmetrize=not smoke)
+    # the smoke run evaluates PET bare (symmetrize=False), which is several times faster
+    calculator = PointChemCalculator(potential, dtype="float64", symmetrize=not smoke)
     trans = molecule("CH3CH2OH")
     gauche = trans.copy()
     gauche.set_dihedral(*DIHEDRAL, 60.0, indices=[DIHEDRAL[-1]])
 
     result = reaction_rates(trans, gauche, calculator, temperatures, settings)
-    print_result(f"{POTENTIAL.name} (symmetrized: {not smoke})", result, temperatures)
+    print_result(potential.name, result, temperatures)
     reference = xtb_reference(result, temperatures, settings)
     rates = {
         "Eyring (quantum), model": result.eyring,
