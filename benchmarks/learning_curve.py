@@ -41,6 +41,14 @@ Run from the repository root with the project's environment active, on one core:
     OMP_NUM_THREADS=1 taskset -c 1 python benchmarks/learning_curve.py
     python benchmarks/learning_curve.py --families wk --sizes 50,100 --resume
     python benchmarks/learning_curve.py --table-only
+
+Two runs can share the machine (one per core) with separate results files, merged
+afterwards into the default one::
+
+    taskset -c 0 python benchmarks/learning_curve.py --sizes 1000 \
+        --json benchmarks/out/learning_curve-1000.json
+    python benchmarks/learning_curve.py --table-only \
+        --merge benchmarks/out/learning_curve-1000.json
 """
 
 from __future__ import annotations
@@ -85,7 +93,6 @@ ROOT = BENCHMARKS.parent
 OUT_DIR = BENCHMARKS / "out"
 WORK_DIR = OUT_DIR / "learning_curve"
 RESULT_JSON = OUT_DIR / "learning_curve.json"
-PLOT = OUT_DIR / "learning_curve.png"
 FAMILIES = ("wk", "gm", "pet")
 SIZES = (50, 100, 250, 500, 1000)
 SCHEDULES = {
@@ -132,6 +139,20 @@ def parse_args() -> argparse.Namespace:
         "--wall-cap", type=float, default=3.0, help="cpu clock: wall limit / budget"
     )
     parser.add_argument("--resume", action="store_true", help="skip finished entries")
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=RESULT_JSON,
+        help="results file (another one lets two runs share the machine; the plot "
+        "goes beside it)",
+    )
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="with --table-only: entries of these results files are added",
+    )
     parser.add_argument("--table-only", action="store_true")
     args = parser.parse_args()
     args.families = [f.strip() for f in args.families.split(",") if f.strip()]
@@ -491,12 +512,12 @@ def report(result: dict) -> None:
 # --- driver -------------------------------------------------------------------------
 
 
-def save(result: dict) -> None:
-    OUT_DIR.mkdir(exist_ok=True)
+def save(result: dict, path: Path) -> None:
+    path.parent.mkdir(exist_ok=True)
     result["meta"]["load_average_end"] = load_average()
-    temporary = RESULT_JSON.with_suffix(".tmp")
+    temporary = path.with_suffix(".tmp")
     temporary.write_text(json.dumps(result, indent=2, default=str))
-    temporary.replace(RESULT_JSON)
+    temporary.replace(path)
 
 
 def meta(args: argparse.Namespace) -> dict:
@@ -529,7 +550,7 @@ def run_all(args: argparse.Namespace, result: dict) -> None:
                 traceback.print_exc()
                 entry = {"family": family, "n": n, "error": repr(error)}
             result["entries"][key] = entry
-            save(result)
+            save(result, args.json)
             if "test" in entry:
                 errors = ", ".join(
                     f"{t} {entry['test'][t]['energy_per_atom_mae']:.3f} meV/atom "
@@ -542,14 +563,20 @@ def run_all(args: argparse.Namespace, result: dict) -> None:
 def main() -> None:
     args = parse_args()
     if args.table_only:
-        report(json.loads(RESULT_JSON.read_text()))
+        result = json.loads(args.json.read_text())
+        for other in args.merge:
+            result["entries"].update(json.loads(other.read_text())["entries"])
+        report(result)
+        if args.merge:
+            save(result, args.json)
+            plot(result, args.json.with_suffix(".png"))
         return
     check_data()
     torch.set_num_threads(1)
     with contextlib.suppress(RuntimeError):
         torch.set_num_interop_threads(1)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    previous = json.loads(RESULT_JSON.read_text()) if RESULT_JSON.is_file() else {}
+    previous = json.loads(args.json.read_text()) if args.json.is_file() else {}
     earlier = previous.get("earlier_runs", [])
     if "meta" in previous:
         earlier.append(previous["meta"])
@@ -559,10 +586,10 @@ def main() -> None:
         "entries": previous.get("entries", {}),
     }
     run_all(args, result)
-    save(result)
-    plot(result, PLOT)
+    save(result, args.json)
+    plot(result, args.json.with_suffix(".png"))
     report(result)
-    print(f"\nwritten {RESULT_JSON} and {PLOT}")
+    print(f"\nwritten {args.json} and {args.json.with_suffix('.png')}")
 
 
 if __name__ == "__main__":
