@@ -500,7 +500,9 @@ def report(result: dict) -> None:
     print("\n" + "\n".join(table_lines(result)))
     print(
         "\nTest MAEs on the 100 held-out frames of each file; bold: lowest at that N. "
-        "GM/PET: wall-clock budget on the training loop; WK: the whole linear fit."
+        "Times: GM/PET the training loop (its budget on the clock of "
+        f"--budget-clock, here {result['meta']['args'].get('budget_clock', 'cpu')}); "
+        "WK the whole linear fit."
     )
     for line in verdicts(result):
         print(line)
