@@ -472,3 +472,18 @@ def test_arrhenius_plot_is_a_png(well_result, tmp_path) -> None:
         tmp_path / "arrhenius.png",
     )
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_structure_hessian_accepts_matscipy_sparse_hessians() -> None:
+    from ase.build import bulk
+
+    from pointchem.recipes.silicon import make_kumagai_calculator
+
+    atoms = bulk("Si", "diamond", a=5.43, cubic=True)
+    atoms.rattle(0.02, seed=1)
+    calculator = make_kumagai_calculator()
+    hessian = structure_hessian(atoms, calculator)
+    assert hessian.shape == (24, 24)
+    assert hessian.dtype == np.float64
+    numeric = structure_hessian(atoms, ForcesOnly(calculator))
+    assert np.abs(hessian - numeric).max() < 1e-5 * np.abs(hessian).max()

@@ -256,12 +256,16 @@ def structure_hessian(atoms: ase.Atoms, calculator: Calculator) -> np.ndarray:
     """Hessian (3N, 3N) eV/Å², atom-major: analytic if the calculator has one.
 
     Uses ``calculator.get_hessian(atoms)`` when it exists (``PointChemCalculator``:
-    autograd); otherwise central differences of the forces with step
+    autograd; matscipy's sparse Hessians are made dense); otherwise central
+    differences of the forces with step
     :data:`FINITE_DIFFERENCE_STEP`.
     """
     get_hessian = getattr(calculator, "get_hessian", None)
     if callable(get_hessian):
-        return np.asarray(get_hessian(atoms), dtype=np.float64)
+        result = get_hessian(atoms)
+        if hasattr(result, "toarray"):  # scipy sparse (matscipy's calculators)
+            result = result.toarray()
+        return np.asarray(result, dtype=np.float64)
     displaced = atoms.copy()
     displaced.calc = calculator
     size = 3 * len(atoms)
