@@ -75,8 +75,7 @@ def _vector_blocks(
         k_1,
         hypers.nu_max,
         hypers.lambda_max,
-        mode=hypers.mode,  # type: ignore[arg-type]
-        normalisation=hypers.normalisation,  # type: ignore[arg-type]
+        **hypers.iteration_options(),
     )
 
 

@@ -176,6 +176,13 @@ class WKHypers:
                 value = getattr(self, name)
                 _require(value >= 1, name, value, "≥ 1 with dipole: true")
 
+    def iteration_options(self) -> dict[str, Any]:
+        """Keyword arguments ``mode`` and ``normalisation`` of the Wigner iteration.
+
+        For ``invariant_kernels`` and ``vector_kernels``.
+        """
+        return {"mode": self.mode, "normalisation": self.normalisation}
+
     def density(self) -> DensitySettings:
         """The neighbour-density settings of the ν = 1 kernel."""
         return DensitySettings(

@@ -264,8 +264,7 @@ class WignerKernelModel(EnergyModel):
             k_1,
             hypers.nu_max,
             hypers.lambda_max,
-            mode=hypers.mode,  # type: ignore[arg-type]
-            normalisation=hypers.normalisation,  # type: ignore[arg-type]
+            **hypers.iteration_options(),
         )
         mixed = torch.tensordot(self.mixture(), kernels, dims=1)  # (P, 3, 3)
         weights = self.dipole_weights
@@ -303,8 +302,7 @@ class WignerKernelModel(EnergyModel):
             k_1,
             hypers.nu_max,
             hypers.lambda_max,
-            mode=hypers.mode,  # type: ignore[arg-type]
-            normalisation=hypers.normalisation,  # type: ignore[arg-type]
+            **hypers.iteration_options(),
         )
         contributions = (self.mixture() @ kernels) * self.weights[pairs[:, 1]]
         energies = graph.positions.new_zeros(graph.n_atoms)

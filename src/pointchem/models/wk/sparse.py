@@ -165,8 +165,7 @@ def body_order_kernels(
         k_1,
         order,
         hypers.lambda_max,
-        mode=hypers.mode,  # type: ignore[arg-type]
-        normalisation=hypers.normalisation,  # type: ignore[arg-type]
+        **hypers.iteration_options(),
     )
 
 
