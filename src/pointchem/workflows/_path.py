@@ -36,7 +36,9 @@ __all__ = [
     "ImageCalculator",
     "NEBPath",
     "climbing_image_neb",
+    "interpolated_band",
     "relax",
+    "relaxed_band",
     "structure_hessian",
 ]
 
@@ -198,43 +200,56 @@ def _attach_calculators(
     return batch
 
 
-def climbing_image_neb(
-    reactant: ase.Atoms,
-    product: ase.Atoms,
-    calculator: Calculator,
-    settings: RateSettings,
-) -> NEBPath:
-    """Run a climbing-image NEB (improved tangent) between two relaxed structures.
+def interpolated_band(
+    reactant: ase.Atoms, product: ase.Atoms, settings: RateSettings
+) -> list[ase.Atoms]:
+    """The starting band: ``settings.n_images`` interpolated images between two ends.
 
-    Args:
-        reactant: relaxed initial state.
-        product: relaxed final state (same atoms in the same order).
-        calculator: evaluates the images (batched if a ``PointChemCalculator``).
-        settings: number of images, spring, interpolation, optimizer, ``neb_fmax``.
-
-    Returns:
-        The :class:`NEBPath`; an unconverged band is returned with a logged warning.
+    Interpolation as ``settings.interpolation`` (minimum image in periodic cells),
+    then ``settings.band_noise`` random displacements of the interior images' free
+    atoms. Returns n_images + 2 structures without calculators.
     """
     images = [reactant.copy() for _ in range(settings.n_images + 1)] + [product.copy()]
+    NEB(images, method="improvedtangent").interpolate(
+        method=settings.interpolation, mic=bool(reactant.pbc.any())
+    )
+    if settings.band_noise > 0:
+        rng = np.random.default_rng(settings.seed)
+        for image in images[1:-1]:
+            noise = rng.normal(scale=settings.band_noise, size=image.positions.shape)
+            image.set_positions(image.positions + noise, apply_constraint=True)
+    for image in images:
+        image.calc = None
+    return images
+
+
+def _optimize_band(
+    images: list[ase.Atoms],
+    calculator: Calculator,
+    settings: RateSettings,
+    *,
+    climb: bool,
+    fmax: float,
+) -> NEBPath:
     free_rotations = (
-        resolve_zero_modes(reactant, settings.zero_modes) == "translations+rotations"
+        resolve_zero_modes(images[0], settings.zero_modes) == "translations+rotations"
     )
     neb = NEB(
         images,
         k=settings.spring,
-        climb=True,
+        climb=climb,
         method="improvedtangent",
         remove_rotation_and_translation=free_rotations,
         allow_shared_calculator=not isinstance(calculator, PointChemCalculator),
     )
-    neb.interpolate(method=settings.interpolation, mic=bool(reactant.pbc.any()))
     batch = _attach_calculators(images, calculator)
     optimizer = _OPTIMIZERS[settings.optimizer](neb, logfile=None)  # type: ignore[arg-type]
-    converged = bool(optimizer.run(fmax=settings.neb_fmax, steps=settings.max_steps))
+    converged = bool(optimizer.run(fmax=fmax, steps=settings.max_steps))
     if not converged:
         logger.warning(
-            "NEB not converged to fmax=%g eV/Å in %d steps",
-            settings.neb_fmax,
+            "NEB (%s) not converged to fmax=%g eV/Å in %d steps",
+            "climbing" if climb else "no climbing",
+            fmax,
             settings.max_steps,
         )
     energies = np.array([image.get_potential_energy() for image in images])
@@ -243,6 +258,60 @@ def climbing_image_neb(
         energies=energies,
         converged=converged,
         n_model_calls=batch.n_model_calls if batch else None,
+    )
+
+
+def relaxed_band(
+    reactant: ase.Atoms,
+    product: ase.Atoms,
+    calculator: Calculator,
+    settings: RateSettings,
+) -> NEBPath:
+    """A NEB band without climbing image, relaxed to ``settings.climb_after_fmax``.
+
+    Starts from :func:`interpolated_band`. The tolerance is the larger of
+    ``climb_after_fmax`` and ``neb_fmax``; the result is the starting band of
+    :func:`climbing_image_neb`, and where its interior images relax to tells whether
+    the path has intermediate minima.
+    """
+    images = interpolated_band(reactant, product, settings)
+    fmax = max(settings.climb_after_fmax, settings.neb_fmax)
+    return _optimize_band(images, calculator, settings, climb=False, fmax=fmax)
+
+
+def climbing_image_neb(
+    reactant: ase.Atoms,
+    product: ase.Atoms,
+    calculator: Calculator,
+    settings: RateSettings,
+    band: NEBPath | None = None,
+) -> NEBPath:
+    """Run a climbing-image NEB (improved tangent) between two relaxed structures.
+
+    Two stages: the band without climbing (:func:`relaxed_band`, skipped when
+    ``band`` is given), then with the highest image climbing, to
+    ``settings.neb_fmax``.
+
+    Args:
+        reactant: relaxed initial state.
+        product: relaxed final state (same atoms in the same order).
+        calculator: evaluates the images (batched if a ``PointChemCalculator``).
+        settings: number of images, spring, interpolation, optimizer, tolerances.
+        band: a band from :func:`relaxed_band` between the same end points.
+
+    Returns:
+        The :class:`NEBPath` (``n_model_calls`` counts both stages); an unconverged
+        band is returned with a logged warning.
+    """
+    start = band or relaxed_band(reactant, product, calculator, settings)
+    images = [image.copy() for image in start.images]
+    path = _optimize_band(
+        images, calculator, settings, climb=True, fmax=settings.neb_fmax
+    )
+    if path.n_model_calls is None or start.n_model_calls is None:
+        return path
+    return dataclasses.replace(
+        path, n_model_calls=path.n_model_calls + start.n_model_calls
     )
 
 

@@ -30,6 +30,27 @@ class RateSettings:
     image) at which the band counts as converged. The climbing image becomes the
     saddle, whose Hessian is taken, so it should be as tight as ``fmax``."""
 
+    climb_after_fmax: float = 0.05
+    """eV/Å. The band is first relaxed without climbing until its largest NEB force
+    is below this (or ``neb_fmax`` if that is larger); only then does the highest
+    image climb. A climbing image started on a band far from the path can run up a
+    ridge instead of finding the saddle."""
+
+    band_noise: float = 0.0
+    """Å. Standard deviation of random displacements (seeded by ``seed``) added to
+    every coordinate of the interior images of the interpolated band. A band that
+    starts in a symmetric subspace (a straight hop along a symmetry axis of a
+    crystal) stays there, and the saddle it finds may be of higher order; noise lets
+    it leave. 0 keeps the interpolation as it is. Fixed atoms are not moved."""
+
+    seed: int = 0
+    """Seed of the ``band_noise`` displacements."""
+
+    same_minimum_distance: float = 0.05
+    """Å. Two relaxed structures whose atoms all lie within this distance of each
+    other (minimum image in periodic directions) are the same minimum; used by
+    :func:`~pointchem.workflows.reaction_pathway` to tell intermediates apart."""
+
     max_steps: int = 1000
     """Optimizer step limit for each relaxation and for the NEB; > 0."""
 
@@ -69,9 +90,16 @@ class RateSettings:
 
     def __post_init__(self) -> None:
         _check(self.n_images >= 1, "n_images", self.n_images, "≥ 1")
-        for name in ("fmax", "neb_fmax", "spring"):
+        for name in ("fmax", "neb_fmax", "climb_after_fmax", "spring"):
             _check(getattr(self, name) > 0, name, getattr(self, name), "> 0")
         _check(self.max_steps > 0, "max_steps", self.max_steps, "> 0")
+        _check(self.band_noise >= 0, "band_noise", self.band_noise, "≥ 0")
+        _check(
+            self.same_minimum_distance > 0,
+            "same_minimum_distance",
+            self.same_minimum_distance,
+            "> 0",
+        )
         _check(
             self.soft_mode_threshold >= 0,
             "soft_mode_threshold",

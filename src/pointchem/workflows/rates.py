@@ -59,7 +59,9 @@ from ._settings import RateSettings
 __all__ = [
     "RateResult",
     "eyring_rate",
+    "log_partition_ratio",
     "plot_arrhenius",
+    "rates_on_path",
     "reaction_rates",
     "rotational_log_partition",
     "vibrational_log_partition",
@@ -246,7 +248,13 @@ def _frequencies(
     return normal_mode_frequencies(hessian, atoms.get_masses(), free)
 
 
-def _log_partition_ratio(result: RateResult, settings: RateSettings) -> np.ndarray:
+def log_partition_ratio(result: RateResult, settings: RateSettings) -> np.ndarray:
+    """ln(Q‡/Q_R) per temperature of ``result``'s saddle and reactant.
+
+    Vibrations of ``result.saddle_frequencies`` and ``result.reactant_frequencies``
+    (quantum or classical as ``settings.quantum``); rotations of ``result.saddle``
+    and ``result.reactant`` when they are free. Returns (n_T,).
+    """
     quantum = settings.quantum
     temperatures = result.temperatures
     ratio = vibrational_log_partition(
@@ -307,10 +315,28 @@ def reaction_rates(
     relaxed = relax(reactant, calculator, settings, "reactant")
     relaxed_product = relax(product, calculator, settings, "product")
     path = climbing_image_neb(relaxed, relaxed_product, calculator, settings)
-    saddle = path.images[path.saddle_index]
+    return rates_on_path(path, calculator, temperatures, settings)
+
+
+def rates_on_path(
+    path: NEBPath,
+    calculator: Calculator,
+    temperatures: Sequence[float] | np.ndarray,
+    settings: RateSettings,
+) -> RateResult:
+    """Harmonic-TST rates of a converged climbing-image band (reactant = image 0).
+
+    The last steps of :func:`reaction_rates`: Hessians of the first image and of the
+    highest interior image, the minimum and saddle checks, Eyring and Vineyard rates.
+
+    Raises:
+        SaddlePointError: as :func:`reaction_rates`.
+    """
+    temperatures = _temperatures(temperatures)
+    reactant, saddle = path.images[0], path.images[path.saddle_index]
     threshold = settings.soft_mode_threshold
     reactant_frequencies = check_minimum(
-        _frequencies(relaxed, calculator, settings), threshold
+        _frequencies(reactant, calculator, settings), threshold
     )
     imaginary, saddle_frequencies = check_saddle(
         _frequencies(saddle, calculator, settings), threshold
@@ -319,7 +345,7 @@ def reaction_rates(
     result = RateResult(
         barrier=barrier,
         imaginary_frequency=imaginary,
-        reactant=path.images[0],
+        reactant=reactant,
         product=path.images[-1],
         saddle=saddle,
         reactant_frequencies=reactant_frequencies,
@@ -331,7 +357,7 @@ def reaction_rates(
         ),
         path=path,
     )
-    log_ratio = _log_partition_ratio(result, settings)
+    log_ratio = log_partition_ratio(result, settings)
     return dataclasses.replace(
         result, eyring=eyring_rate(barrier, temperatures, log_ratio)
     )
@@ -362,7 +388,8 @@ def plot_arrhenius(
         axis.plot(1000.0 / temperatures, np.log(values), marker="o", label=label)
     axis.set_xlabel("1000 / T (1/K)")
     axis.set_ylabel("ln(k / s⁻¹)")
-    axis.legend()
+    if rates:
+        axis.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     return Path(path)

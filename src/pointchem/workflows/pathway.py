@@ -1,0 +1,265 @@
+"""Reactions through intermediate minima: elementary steps and one effective rate.
+
+A band between two minima may cross other minima on the way (a vacancy in silicon
+stops in metastable off-axis states on its hop). The climbing image of such a band
+finds only the highest saddle, and the rate of reactant → highest saddle ignores the
+way back from the intermediates. :func:`reaction_pathway` therefore
+
+1. relaxes the end points and a NEB band between them without climbing
+   (:func:`~pointchem.workflows.relaxed_band`);
+2. relaxes the interior images at dips of the band's energy profile
+   (:func:`intermediate_minima`): images that fall into minima other than the end
+   points reveal intermediates, kept in band order;
+3. repeats 1–2 on each pair of consecutive minima (to ``max_depth`` levels), and runs
+   the climbing image on the bands left without intermediates: each gives one
+   elementary step with its :class:`~pointchem.workflows.RateResult`;
+4. combines the forward rates k⁺_i (minimum i → i + 1) and backward rates k⁻_i
+   (i + 1 → i, from the same saddle with the Hessian of minimum i + 1) into the
+   rate of first arrival at the product, 1/τ, by :func:`first_passage_rate`.
+
+With no intermediate it returns the single step of
+:func:`~pointchem.workflows.reaction_rates`, and the effective rate equals that
+step's rate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Sequence
+
+import ase
+import numpy as np
+from ase.calculators.calculator import Calculator
+from ase.geometry import find_mic
+
+from ._path import NEBPath, climbing_image_neb, relax, relaxed_band
+from ._settings import RateSettings
+from .rates import (
+    RateResult,
+    _check_pair,
+    _temperatures,
+    eyring_rate,
+    log_partition_ratio,
+    rates_on_path,
+    vineyard_rate,
+)
+
+__all__ = [
+    "PathwayResult",
+    "first_passage_rate",
+    "intermediate_minima",
+    "reaction_pathway",
+    "same_minimum",
+]
+
+
+def first_passage_rate(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
+    """Inverse mean first-passage time from minimum 0 to minimum n of a linear chain.
+
+    Minima 0 … n in a row, hops only between neighbours, n absorbing. The expected
+    time to first reach i + 1 from i obeys T_i = 1/k⁺_i + (k⁻_{i−1}/k⁺_i) T_{i−1},
+    T_0 = 1/k⁺_0 (a sum of positive terms, stable for rates many decades apart);
+    the mean first-passage time is τ = Σ_i T_i.
+
+    Args:
+        forward: (n, n_T) k⁺_i, rate i → i + 1, 1/s.
+        backward: (n, n_T) k⁻_i, rate i + 1 → i, 1/s; the last row (out of the
+            absorbing product) is not used.
+
+    Returns:
+        (n_T,) 1/τ in 1/s. For n = 1 it is k⁺_0.
+    """
+    forward = np.atleast_2d(np.asarray(forward, dtype=np.float64))
+    backward = np.atleast_2d(np.asarray(backward, dtype=np.float64))
+    if forward.shape != backward.shape or len(forward) == 0:
+        raise ValueError(
+            f"forward and backward rates need the same (n_steps, n_T) shape, got "
+            f"{forward.shape} and {backward.shape}"
+        )
+    if not (forward > 0).all() or not (backward[:-1] > 0).all():
+        raise ValueError("rates must be positive")
+    step_time = 1.0 / forward[0]
+    total = step_time.copy()
+    for i in range(1, len(forward)):
+        step_time = (1.0 + backward[i - 1] * step_time) / forward[i]
+        total += step_time
+    return 1.0 / total
+
+
+def same_minimum(first: ase.Atoms, second: ase.Atoms, distance: float) -> bool:
+    """Whether every atom of ``first`` lies within ``distance`` Å of its twin.
+
+    Atoms are compared in order; periodic directions use the minimum image.
+    """
+    _displacement, lengths = find_mic(
+        second.positions - first.positions, first.cell, first.pbc
+    )
+    return bool(lengths.max() < distance)
+
+
+def intermediate_minima(
+    band: NEBPath, calculator: Calculator, settings: RateSettings
+) -> list[ase.Atoms]:
+    """Relaxed minima, other than the end points, that the band's dips fall into.
+
+    Every interior image whose energy is not above either neighbour's (a dip of the
+    band's energy profile) is relaxed (``settings.fmax``). Images on a hump are not:
+    one that sits exactly on a saddle of a symmetric band would stay there. Minima
+    are told apart by :func:`same_minimum` with ``settings.same_minimum_distance``;
+    each new one is kept once, in band order. Whether a kept structure is a true
+    minimum is checked later, by the Hessian of the step that starts from it.
+
+    Returns:
+        Relaxed structures (with ``calculator`` attached), possibly none.
+    """
+    energies = band.energies
+    known = [band.images[0], band.images[-1]]
+    found: list[ase.Atoms] = []
+    for index in range(1, len(band.images) - 1):
+        if energies[index] > min(energies[index - 1], energies[index + 1]):
+            continue
+        image = band.images[index]
+        minimum = relax(image, calculator, settings, f"band image {index}")
+        distance = settings.same_minimum_distance
+        if not any(same_minimum(minimum, other, distance) for other in known):
+            known.append(minimum)
+            found.append(minimum)
+    return found
+
+
+@dataclasses.dataclass(frozen=True)
+class PathwayResult:
+    """What :func:`reaction_pathway` returns.
+
+    Attributes:
+        steps: the elementary steps in order, minimum i → minimum i + 1.
+        temperatures: (n_T,) K.
+        vineyard: (n_T,) effective Vineyard rate of reactant → product, 1/s.
+        eyring: (n_T,) effective Eyring rate, 1/s.
+        backward_vineyard: (n_steps, n_T) k⁻_i of each step (minimum i + 1 → i);
+            the last row is zero (the product absorbs).
+    """
+
+    steps: list[RateResult]
+    temperatures: np.ndarray
+    vineyard: np.ndarray
+    eyring: np.ndarray
+    backward_vineyard: np.ndarray
+
+    @property
+    def minimum_energies(self) -> np.ndarray:
+        """(n_steps + 1,) energies of the minima relative to the reactant, eV."""
+        energies = [step.path.energies[0] for step in self.steps]
+        energies.append(self.steps[-1].path.energies[-1])
+        return np.asarray(energies) - energies[0]
+
+    @property
+    def saddle_energies(self) -> np.ndarray:
+        """(n_steps,) energies of the saddles relative to the reactant, eV."""
+        reactant = self.steps[0].path.energies[0]
+        return np.array([s.path.energies[s.path.saddle_index] for s in self.steps]) - (
+            reactant
+        )
+
+    @property
+    def barrier(self) -> float:
+        """Highest saddle − reactant, eV."""
+        return float(self.saddle_energies.max())
+
+
+def _backward_rates(
+    steps: Sequence[RateResult], settings: RateSettings
+) -> tuple[np.ndarray, np.ndarray]:
+    """(n_steps, n_T) Vineyard and Eyring k⁻_i; the last rows are zero."""
+    temperatures = steps[0].temperatures
+    vineyard = np.zeros((len(steps), len(temperatures)))
+    eyring = np.zeros_like(vineyard)
+    for i, (step, following) in enumerate(itertools.pairwise(steps)):
+        barrier = float(step.path.energies[step.path.saddle_index])
+        barrier -= float(following.path.energies[0])
+        vineyard[i] = vineyard_rate(
+            following.reactant_frequencies,
+            step.saddle_frequencies,
+            barrier,
+            temperatures,
+        )
+        reverse = dataclasses.replace(
+            step,
+            reactant=following.reactant,
+            reactant_frequencies=following.reactant_frequencies,
+        )
+        eyring[i] = eyring_rate(
+            barrier, temperatures, log_partition_ratio(reverse, settings)
+        )
+    return vineyard, eyring
+
+
+def _elementary_steps(
+    reactant: ase.Atoms,
+    product: ase.Atoms,
+    calculator: Calculator,
+    temperatures: np.ndarray,
+    settings: RateSettings,
+    depth: int,
+) -> list[RateResult]:
+    band = relaxed_band(reactant, product, calculator, settings)
+    intermediates = intermediate_minima(band, calculator, settings) if depth else []
+    if not intermediates:
+        path = climbing_image_neb(reactant, product, calculator, settings, band)
+        return [rates_on_path(path, calculator, temperatures, settings)]
+    minima = [reactant, *intermediates, product]
+    steps: list[RateResult] = []
+    for start, end in itertools.pairwise(minima):
+        steps += _elementary_steps(
+            start, end, calculator, temperatures, settings, depth - 1
+        )
+    return steps
+
+
+def reaction_pathway(
+    reactant: ase.Atoms,
+    product: ase.Atoms,
+    calculator: Calculator,
+    temperatures: Sequence[float] | np.ndarray,
+    settings: RateSettings | None = None,
+    max_depth: int = 2,
+) -> PathwayResult:
+    """Harmonic-TST rate of reactant → product through any intermediate minima.
+
+    See the module docstring for the steps.
+
+    Args:
+        reactant: initial structure (relaxed here; not modified).
+        product: final structure, same atoms in the same order (relaxed here).
+        calculator: any ASE calculator; a ``PointChemCalculator`` batches the images.
+        temperatures: (n_T,) K.
+        settings: a :class:`RateSettings` for every band, relaxation and check.
+        max_depth: how many times a band between two minima is searched for
+            intermediates; 0 gives the single step of ``reaction_rates``.
+
+    Returns:
+        A :class:`PathwayResult`.
+
+    Raises:
+        SaddlePointError: a minimum or a saddle of some step fails its check.
+        ValueError: reactant and product differ in atoms, cell or periodicity.
+    """
+    settings = settings or RateSettings()
+    temperatures = _temperatures(temperatures)
+    _check_pair(reactant, product)
+    if max_depth < 0:
+        raise ValueError(f"max_depth must be ≥ 0, got {max_depth}")
+    start = relax(reactant, calculator, settings, "reactant")
+    end = relax(product, calculator, settings, "product")
+    steps = _elementary_steps(start, end, calculator, temperatures, settings, max_depth)
+    backward_vineyard, backward_eyring = _backward_rates(steps, settings)
+    forward_vineyard = np.array([step.vineyard for step in steps])
+    forward_eyring = np.array([step.eyring for step in steps])
+    return PathwayResult(
+        steps=steps,
+        temperatures=temperatures,
+        vineyard=first_passage_rate(forward_vineyard, backward_vineyard),
+        eyring=first_passage_rate(forward_eyring, backward_eyring),
+        backward_vineyard=backward_vineyard,
+    )
