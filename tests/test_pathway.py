@@ -20,21 +20,25 @@ import numpy as np
 import pytest
 import torch
 from ase import units
+from ase.build import bulk
 from ase.constraints import FixAtoms
 from ase.data import atomic_masses
+from ase.mep import NEB
 
 from pointchem import PointChemCalculator
 from pointchem.graph import AtomicGraph
 from pointchem.models.base import EnergyModel
 from pointchem.workflows import (
     RateSettings,
+    SaddlePointError,
     first_passage_rate,
     reaction_pathway,
     reaction_rates,
     same_minimum,
 )
-from pointchem.workflows._path import interpolated_band
+from pointchem.workflows._path import _Band, interpolated_band
 
+from .analytic import LennardJonesModel, LJHypers
 from .test_rates import frequency_hz, hydrogen_at, well_calculator
 
 RATE_RELATIVE = 1e-6
@@ -223,12 +227,72 @@ def test_pathway_without_intermediate_is_the_single_step() -> None:
     assert pathway.barrier == pytest.approx(direct.barrier, abs=1e-12)
 
 
-def test_pathway_of_depth_zero_climbs_to_the_highest_saddle() -> None:
-    """max_depth=0 does not look for minima: one step, over a saddle at x = ±b/√3."""
-    h = TripleWellHypers()
-    calculator = PointChemCalculator(TripleWell(h), device="cpu", dtype=torch.float64)
-    pathway = reaction_pathway(
-        hydrogen_at(-1.0), hydrogen_at(1.0), calculator, [300.0], TIGHT, max_depth=0
+def test_pathway_of_depth_zero_refuses_a_saddle_that_skips_a_minimum() -> None:
+    """max_depth=0: the saddle at x = −b/√3 or b/√3 leads to x = 0, not both ends."""
+    calculator = PointChemCalculator(
+        TripleWell(TripleWellHypers()), device="cpu", dtype=torch.float64
     )
-    assert len(pathway.steps) == 1
-    assert pathway.barrier == pytest.approx(4 * h.a * h.b**6 / 27, rel=1e-9)
+    with pytest.raises(SaddlePointError, match="does not connect"):
+        reaction_pathway(
+            hydrogen_at(-1.0), hydrogen_at(1.0), calculator, [300.0], TIGHT, max_depth=0
+        )
+
+
+# ------------------------------------------------------------ the band itself
+
+
+def periodic_argon_band(rng: np.random.Generator, n_images: int = 3) -> list[ase.Atoms]:
+    """A band of rattled fcc argon (LJ units, a = 1.6), calculators attached."""
+    model = LennardJonesModel(LJHypers(cutoff=2.0, smooth=True), [18]).double()
+    calculator = PointChemCalculator(model, device="cpu", dtype=torch.float64)
+    crystal = bulk("Ar", "fcc", a=1.6, cubic=True).repeat(2)
+    end = crystal.copy()
+    end.positions[0] += [0.3, 0.1, 0.0]
+    images = [crystal.copy() for _ in range(n_images + 1)] + [end]
+    for image in images:
+        image.positions += rng.normal(scale=0.02, size=image.positions.shape)
+        image.calc = calculator
+    return images
+
+
+def test_band_forces_without_drift_and_residual_with_climbing_image(
+    rng: np.random.Generator,
+) -> None:
+    """Projected forces are ASE's minus each image's mean; residual over all images.
+
+    The residual is the largest per-atom norm over every interior image, the
+    climbing one included (ASE's own residual leaves it out).
+    """
+    images = periodic_argon_band(rng)
+    stock = NEB(
+        images, climb=True, method="improvedtangent", allow_shared_calculator=True
+    )
+    band = _Band(
+        images,
+        project_translations=True,
+        climb=True,
+        method="improvedtangent",
+        allow_shared_calculator=True,
+    )
+    reference = stock.get_forces().reshape(3, len(images[0]), 3)
+    forces = band.get_forces().reshape(3, len(images[0]), 3)
+    np.testing.assert_allclose(forces.sum(axis=1), 0.0, atol=1e-12)
+    np.testing.assert_allclose(
+        forces, reference - reference.mean(axis=1, keepdims=True), atol=1e-12
+    )
+    norms = np.linalg.norm(forces, axis=2)
+    assert band.get_residual() == pytest.approx(norms.max(), rel=1e-12)
+    assert reference.mean(axis=1).any(), "the test band should have drift to remove"
+
+
+@pytest.mark.parametrize("optimizer", ["ODE", "FIRE"])
+def test_neb_optimizers_find_the_barrier(optimizer: str) -> None:
+    """Every band optimizer reaches the closed-form barrier a b⁴ of the double well."""
+    settings = RateSettings(
+        zero_modes="none", n_images=6, neb_optimizer=optimizer, neb_fmax=1e-5
+    )
+    result = reaction_rates(
+        hydrogen_at(-1.0), hydrogen_at(1.0), well_calculator(), [300.0], settings
+    )
+    assert result.path.converged
+    assert result.barrier == pytest.approx(0.5, abs=1e-8)

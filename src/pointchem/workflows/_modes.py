@@ -116,7 +116,15 @@ class SaddlePointError(RuntimeError):
 
     Raised when the top of the path does not have exactly one imaginary mode, when the
     reactant has any, or when a mode is too soft to be treated as harmonic.
+
+    Attributes:
+        n_imaginary: how many imaginary modes the top of the path has, when that was
+            the failed check (0: the climbing image stopped in a minimum); else None.
     """
+
+    def __init__(self, message: str, n_imaginary: int | None = None):
+        super().__init__(message)
+        self.n_imaginary = n_imaginary
 
 
 def _check_soft_modes(frequencies: np.ndarray, threshold: float, what: str) -> None:
@@ -180,6 +188,7 @@ def check_saddle(frequencies: np.ndarray, threshold: float) -> tuple[float, np.n
             f"{n_imaginary} imaginary modes{detail}, not 1. With 0 the path has no "
             "barrier top between the images (add images or converge the NEB further); "
             "with 2 or more the path crosses a higher-order saddle (the true path goes "
-            "around it: start from a different interpolation)"
+            "around it: start from a different interpolation)",
+            n_imaginary=n_imaginary,
         )
     return float(-frequencies[0]), frequencies[1:]

@@ -21,6 +21,7 @@ import ase
 import numpy as np
 from ase.calculators.calculator import Calculator, all_changes
 from ase.mep import NEB
+from ase.mep.neb import NEBOptimizer
 from ase.optimize import BFGS, FIRE
 from ase.optimize.optimize import Optimizer
 
@@ -223,6 +224,51 @@ def interpolated_band(
     return images
 
 
+class _Band(NEB):
+    """ASE's NEB with the climbing image in its residual; optionally drift-free.
+
+    ``get_residual`` (what ASE's ``NEBOptimizer`` converges) is the largest per-atom
+    force norm over all interior images, climbing image included: the criterion of
+    ASE's other optimizers. ASE's own leaves the climbing image out.
+
+    For a periodic structure with free translations the energy is flat along a rigid
+    shift, but the spring and climbing terms are not: a tangent with a small shift
+    component makes the band slide. ``project_translations`` removes each image's
+    mean force, which keeps every image's centroid where the interpolation put it;
+    the true forces of a translation-invariant potential sum to zero, so only the
+    drift is removed.
+    """
+
+    def __init__(
+        self, images: list[ase.Atoms], *, project_translations: bool, **kwargs: Any
+    ):
+        super().__init__(images, **kwargs)
+        self.project_translations = project_translations
+        self._last_forces: np.ndarray | None = None
+
+    def get_forces(self) -> np.ndarray:
+        """NEB forces, (n_interior · n_atoms, 3) eV/Å."""
+        forces = super().get_forces()
+        if self.project_translations:
+            per_image = forces.reshape(self.nimages - 2, self.natoms, 3)
+            per_image = per_image - per_image.mean(axis=1, keepdims=True)
+            forces = per_image.reshape(-1, 3)
+        self._last_forces = forces
+        return forces
+
+    def get_residual(self) -> float:
+        """Largest per-atom norm of the last NEB forces, eV/Å."""
+        if self._last_forces is None:
+            raise RuntimeError("get_residual() called before get_forces()")
+        return float(np.linalg.norm(self._last_forces, axis=1).max())
+
+
+def _band_optimizer(name: str, band: _Band) -> Optimizer | NEBOptimizer:
+    if name == "ODE":
+        return NEBOptimizer(band, method="ode", logfile=None)
+    return _OPTIMIZERS[name](band, logfile=None)  # type: ignore[arg-type]
+
+
 def _optimize_band(
     images: list[ase.Atoms],
     calculator: Calculator,
@@ -231,19 +277,18 @@ def _optimize_band(
     climb: bool,
     fmax: float,
 ) -> NEBPath:
-    free_rotations = (
-        resolve_zero_modes(images[0], settings.zero_modes) == "translations+rotations"
-    )
-    neb = NEB(
+    zero_modes = resolve_zero_modes(images[0], settings.zero_modes)
+    neb = _Band(
         images,
+        project_translations=zero_modes == "translations" and not images[0].constraints,
         k=settings.spring,
         climb=climb,
         method="improvedtangent",
-        remove_rotation_and_translation=free_rotations,
+        remove_rotation_and_translation=zero_modes == "translations+rotations",
         allow_shared_calculator=not isinstance(calculator, PointChemCalculator),
     )
     batch = _attach_calculators(images, calculator)
-    optimizer = _OPTIMIZERS[settings.optimizer](neb, logfile=None)  # type: ignore[arg-type]
+    optimizer = _band_optimizer(settings.neb_optimizer or settings.optimizer, neb)
     converged = bool(optimizer.run(fmax=fmax, steps=settings.max_steps))
     if not converged:
         logger.warning(

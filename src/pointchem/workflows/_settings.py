@@ -57,6 +57,12 @@ class RateSettings:
     optimizer: Literal["BFGS", "FIRE"] = "BFGS"
     """ASE optimizer for the relaxations and the NEB."""
 
+    neb_optimizer: Literal["BFGS", "FIRE", "ODE"] | None = None
+    """Optimizer of the NEB bands; None uses ``optimizer``. "ODE" is ASE's
+    ``NEBOptimizer`` (adaptive ODE integration, Makri, Ortner and Kermode 2019): on
+    rough paths (a vacancy hop in silicon) BFGS and FIRE let the climbing image run
+    up a ridge where it converges to the saddle."""
+
     spring: float = 0.1
     """eV/Å². NEB spring constant between neighbouring images; > 0."""
 
@@ -113,6 +119,12 @@ class RateSettings:
             "optimizer",
             self.optimizer,
             f"one of {_OPTIMIZERS}",
+        )
+        _check(
+            self.neb_optimizer in (None, *_OPTIMIZERS, "ODE"),
+            "neb_optimizer",
+            self.neb_optimizer,
+            f"None, 'ODE' or one of {_OPTIMIZERS}",
         )
         _check(
             self.interpolation in _INTERPOLATIONS,

@@ -1,39 +1,46 @@
 """Reactions through intermediate minima: elementary steps and one effective rate.
 
 A band between two minima may cross other minima on the way (a vacancy in silicon
-stops in metastable off-axis states on its hop). The climbing image of such a band
-finds only the highest saddle, and the rate of reactant → highest saddle ignores the
-way back from the intermediates. :func:`reaction_pathway` therefore
+stops in metastable off-axis states on its hop). A climbing image finds only the
+highest saddle, and the rate of reactant → highest saddle ignores the way back from
+the intermediates. :func:`reaction_pathway` therefore
 
 1. relaxes the end points and a NEB band between them without climbing
    (:func:`~pointchem.workflows.relaxed_band`);
-2. relaxes the interior images at dips of the band's energy profile
-   (:func:`intermediate_minima`): images that fall into minima other than the end
-   points reveal intermediates, kept in band order;
-3. repeats 1–2 on each pair of consecutive minima (to ``max_depth`` levels), and runs
-   the climbing image on the bands left without intermediates: each gives one
-   elementary step with its :class:`~pointchem.workflows.RateResult`;
+2. relaxes the interior images (:func:`intermediate_minima`): images that fall
+   into minima other than the end points reveal intermediates, kept in band order,
+   and 1–2 are repeated on each pair of consecutive minima (to ``max_depth``
+   levels);
+3. on a band without intermediates, finds the saddle from its highest image by the
+   dimer method (:func:`dimer_saddle`) and relaxes from it down both sides of its
+   mode: if they reach the band's two ends, this is one elementary step with its
+   :class:`~pointchem.workflows.RateResult`; if they reach other minima, these are
+   intermediates and the band is split there;
 4. combines the forward rates k⁺_i (minimum i → i + 1) and backward rates k⁻_i
    (i + 1 → i, from the same saddle with the Hessian of minimum i + 1) into the
    rate of first arrival at the product, 1/τ, by :func:`first_passage_rate`.
 
-With no intermediate it returns the single step of
-:func:`~pointchem.workflows.reaction_rates`, and the effective rate equals that
-step's rate.
+The dimer replaces the climbing image of :func:`~pointchem.workflows.reaction_rates`
+here: on rough paths a climbing image can run up a ridge far above the band, and the
+check down both sides proves which minima each saddle connects. With no intermediate
+the result is one step, whose effective rate equals that step's rate.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+import logging
 from collections.abc import Sequence
 
 import ase
 import numpy as np
 from ase.calculators.calculator import Calculator
 from ase.geometry import find_mic
+from ase.mep import DimerControl, MinModeAtoms, MinModeTranslate
 
-from ._path import NEBPath, climbing_image_neb, relax, relaxed_band
+from ._modes import SaddlePointError, resolve_zero_modes
+from ._path import NEBPath, _without_calculator, relax, relaxed_band
 from ._settings import RateSettings
 from .rates import (
     RateResult,
@@ -45,8 +52,11 @@ from .rates import (
     vineyard_rate,
 )
 
+logger = logging.getLogger(__name__)
+
 __all__ = [
     "PathwayResult",
+    "dimer_saddle",
     "first_passage_rate",
     "intermediate_minima",
     "reaction_pathway",
@@ -101,31 +111,42 @@ def same_minimum(first: ase.Atoms, second: ase.Atoms, distance: float) -> bool:
 def intermediate_minima(
     band: NEBPath, calculator: Calculator, settings: RateSettings
 ) -> list[ase.Atoms]:
-    """Relaxed minima, other than the end points, that the band's dips fall into.
+    """Relaxed minima, other than the end points, that the band's images fall into.
 
-    Every interior image whose energy is not above either neighbour's (a dip of the
-    band's energy profile) is relaxed (``settings.fmax``). Images on a hump are not:
-    one that sits exactly on a saddle of a symmetric band would stay there. Minima
-    are told apart by :func:`same_minimum` with ``settings.same_minimum_distance``;
-    each new one is kept once, in band order. Whether a kept structure is a true
-    minimum is checked later, by the Hessian of the step that starts from it.
+    Every interior image is relaxed (``settings.fmax``), starting a tenth of the way
+    towards its lower neighbour: an image on a symmetric hump (exactly on a saddle
+    of the path) would otherwise stay there. Minima are told apart by
+    :func:`same_minimum` with ``settings.same_minimum_distance``; each new one is
+    kept once, in band order. Whether a kept structure is a true minimum is checked
+    later, by the Hessian of the step that starts from it.
 
     Returns:
         Relaxed structures (with ``calculator`` attached), possibly none.
     """
-    energies = band.energies
     known = [band.images[0], band.images[-1]]
     found: list[ase.Atoms] = []
     for index in range(1, len(band.images) - 1):
-        if energies[index] > min(energies[index - 1], energies[index + 1]):
-            continue
-        image = band.images[index]
-        minimum = relax(image, calculator, settings, f"band image {index}")
+        minimum = relax(
+            _towards_lower_neighbour(band, index),
+            calculator,
+            settings,
+            f"band image {index}",
+        )
         distance = settings.same_minimum_distance
         if not any(same_minimum(minimum, other, distance) for other in known):
             known.append(minimum)
             found.append(minimum)
     return found
+
+
+def _towards_lower_neighbour(band: NEBPath, index: int) -> ase.Atoms:
+    lower = (
+        index - 1 if band.energies[index - 1] < band.energies[index + 1] else index + 1
+    )
+    image = band.images[index].copy()
+    step = band.images[lower].positions - image.positions
+    image.set_positions(image.positions + 0.1 * step, apply_constraint=True)
+    return image
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,6 +216,109 @@ def _backward_rates(
     return vineyard, eyring
 
 
+def dimer_saddle(
+    band: NEBPath, calculator: Calculator, settings: RateSettings
+) -> tuple[ase.Atoms, np.ndarray, bool]:
+    """A saddle point near the band's highest interior image, by the dimer method.
+
+    ASE's dimer (``MinModeTranslate``) starts at the highest image with the band's
+    local direction (next image − previous image, mean removed unless
+    ``zero_modes`` is "none") as its first guess
+    of the lowest mode, and moves uphill along that mode and downhill along all
+    others, in steps of at most 0.1 Å, until every force is below
+    ``settings.neb_fmax``. Unlike a climbing image, it does not follow the band's
+    tangent, so a kinked band cannot send it up a ridge.
+
+    Returns:
+        The saddle (``calculator`` attached), its lowest mode as a unit
+        (n_atoms, 3) vector, and whether the dimer converged.
+    """
+    top = band.saddle_index
+    saddle = band.images[top].copy()
+    saddle.calc = calculator
+    direction = band.images[top + 1].positions - band.images[top - 1].positions
+    if resolve_zero_modes(saddle, settings.zero_modes) != "none":
+        direction -= direction.mean(axis=0)  # no rigid shift in the first guess
+    with DimerControl(
+        initial_eigenmode_method="displacement",
+        displacement_method="vector",
+        logfile=None,
+    ) as control:
+        dimer = MinModeAtoms(saddle, control)
+        dimer.displace(
+            displacement_vector=1e-3 * direction / np.linalg.norm(direction),
+            mask=[True] * len(saddle),
+        )
+        with MinModeTranslate(dimer, logfile=None, trajectory=None) as optimizer:
+            run = optimizer.run(fmax=settings.neb_fmax, steps=settings.max_steps)
+        converged = bool(run)
+        mode = np.asarray(dimer.get_eigenmode()).reshape(-1, 3)
+    if not converged:
+        logger.warning(
+            "dimer not converged to fmax=%g eV/Å in %d steps",
+            settings.neb_fmax,
+            settings.max_steps,
+        )
+    mode = np.asarray(dimer.get_eigenmode()).reshape(-1, 3)
+    return saddle, mode / np.linalg.norm(mode), converged
+
+
+def _sides(
+    saddle: ase.Atoms, mode: np.ndarray, calculator: Calculator, settings: RateSettings
+) -> list[ase.Atoms]:
+    """The minima reached by relaxing from the saddle displaced by ±0.05 Å · mode."""
+    sides = []
+    for sign in (-1.0, 1.0):
+        start = saddle.copy()
+        shift = sign * _SIDE_STEP * mode / np.linalg.norm(mode, axis=1).max()
+        start.set_positions(start.positions + shift, apply_constraint=True)
+        sides.append(relax(start, calculator, settings, "side of the saddle"))
+    return sides
+
+
+_SIDE_STEP = 0.05
+"""Å. Largest atomic displacement from a saddle along its mode before relaxing."""
+
+
+def _step_or_intermediates(
+    band: NEBPath,
+    calculator: Calculator,
+    temperatures: np.ndarray,
+    settings: RateSettings,
+) -> RateResult | list[ase.Atoms]:
+    """The band's elementary step, or the new minima its saddle connects to."""
+    saddle, mode, converged = dimer_saddle(band, calculator, settings)
+    start, end = band.images[0], band.images[-1]
+    distance = settings.same_minimum_distance
+    sides = _sides(saddle, mode, calculator, settings)
+    if same_minimum(sides[0], end, distance) or same_minimum(sides[1], start, distance):
+        sides.reverse()
+    reaches_start = same_minimum(sides[0], start, distance)
+    reaches_end = same_minimum(sides[1], end, distance)
+    logger.info(
+        "dimer saddle at %.4f eV (converged: %s) connects start: %s, end: %s",
+        saddle.get_potential_energy() - band.energies[0],
+        converged,
+        reaches_start,
+        reaches_end,
+    )
+    if not (reaches_start and reaches_end):
+        ends = (start, end)
+        return [
+            side
+            for side in sides
+            if not any(same_minimum(side, other, distance) for other in ends)
+        ]
+    images = [_without_calculator(image) for image in band.images]
+    energies = band.energies.copy()
+    images[band.saddle_index] = _without_calculator(saddle)
+    energies[band.saddle_index] = saddle.get_potential_energy()
+    path = dataclasses.replace(
+        band, images=images, energies=energies, converged=converged
+    )
+    return rates_on_path(path, calculator, temperatures, settings)
+
+
 def _elementary_steps(
     reactant: ase.Atoms,
     product: ase.Atoms,
@@ -205,9 +329,23 @@ def _elementary_steps(
 ) -> list[RateResult]:
     band = relaxed_band(reactant, product, calculator, settings)
     intermediates = intermediate_minima(band, calculator, settings) if depth else []
+    logger.info(
+        "band from E = %.4f to %.4f eV, highest image %.4f eV: %d new minima",
+        band.energies[0],
+        band.energies[-1],
+        band.energies.max(),
+        len(intermediates),
+    )
     if not intermediates:
-        path = climbing_image_neb(reactant, product, calculator, settings, band)
-        return [rates_on_path(path, calculator, temperatures, settings)]
+        found = _step_or_intermediates(band, calculator, temperatures, settings)
+        if isinstance(found, RateResult):
+            return [found]
+        if not found or depth == 0:
+            raise SaddlePointError(
+                "the saddle point found from the top of the band does not connect "
+                "its two ends, and no new minimum was found to split the band at"
+            )
+        intermediates = found
     minima = [reactant, *intermediates, product]
     steps: list[RateResult] = []
     for start, end in itertools.pairwise(minima):
@@ -236,7 +374,8 @@ def reaction_pathway(
         temperatures: (n_T,) K.
         settings: a :class:`RateSettings` for every band, relaxation and check.
         max_depth: how many times a band between two minima is searched for
-            intermediates; 0 gives the single step of ``reaction_rates``.
+            intermediates; with 0 the saddle found from the first band must
+            connect reactant and product.
 
     Returns:
         A :class:`PathwayResult`.
