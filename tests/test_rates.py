@@ -385,7 +385,7 @@ def test_neb_finds_the_barrier_at_default_tolerances() -> None:
 def test_second_order_saddle_on_the_path_is_refused() -> None:
     """With k_y + c x² = −1 + 3x², the top x = 0 of the y = 0 path is 2nd order."""
     calculator = well_calculator(WellHypers(k_y=-1.0, c=3.0))
-    with pytest.raises(SaddlePointError, match="2 imaginary modes"):
+    with pytest.raises(SaddlePointError, match="2 imaginary modes") as error:
         reaction_rates(
             hydrogen_at(-1.0),
             hydrogen_at(1.0),
@@ -393,6 +393,7 @@ def test_second_order_saddle_on_the_path_is_refused() -> None:
             [300.0],
             RateSettings(zero_modes="none", n_images=4),
         )
+    assert error.value.n_imaginary == 2
 
 
 def test_reactant_and_product_must_match() -> None:

@@ -31,7 +31,7 @@ image of this rough path runs up a ridge (to several eV) instead of the saddle.
 The same is run with ``potentials/silicon-pet.pt`` (bare PET, float64) and with the
 Kumagai potential it was trained on (matscipy). Prints, per potential: the lattice
 constant, each step (energies of its minima and saddle, imaginary frequency, NEB
-convergence), the energy profile, the highest saddle, the effective k(T) from 600 to
+convergence), the energy profile, the highest saddle, the effective k(T) from 300 to
 1500 K and its Arrhenius fit (activation energy, prefactor); then model − Kumagai.
 Saves ``vacancy_migration_silicon.png`` (energy profiles along the chained bands,
 Arrhenius plot). k is the rate of one given neighbour hopping into the vacancy along
@@ -105,7 +105,7 @@ FULL = Settings(
         band_noise=0.01,
     ),
     max_depth=3,
-    temperatures=np.linspace(600.0, 1500.0, 7),
+    temperatures=np.array([300.0, 400.0, 500.0, 600.0, 800.0, 1000.0, 1250.0, 1500.0]),
 )
 SMOKE_PET = Settings(
     repeat=1,
@@ -202,11 +202,12 @@ def report(result: PathwayResult) -> None:
     """Print the steps, the profile, the effective k(T) and its Arrhenius fit."""
     minima, saddles = result.minimum_energies, result.saddle_energies
     for i, step in enumerate(result.steps):
+        calls = step.path.n_model_calls
         print(
             f"  step {i}: minimum {minima[i]:.4f} eV → saddle {saddles[i]:.4f} eV "
             f"({step.imaginary_wavenumber:.1f}i cm⁻¹) → minimum {minima[i + 1]:.4f} "
-            f"eV; NEB converged {step.path.converged}, model calls "
-            f"{step.path.n_model_calls}"
+            f"eV; dimer converged {step.path.converged}"
+            + (f", batched model calls of its band {calls}" if calls else "")
         )
     print(
         f"  {len(result.steps) - 1} intermediate minima; highest saddle "

@@ -217,23 +217,26 @@ def _backward_rates(
 
 
 def dimer_saddle(
-    band: NEBPath, calculator: Calculator, settings: RateSettings
+    band: NEBPath,
+    calculator: Calculator,
+    settings: RateSettings,
+    index: int | None = None,
 ) -> tuple[ase.Atoms, np.ndarray, bool]:
-    """A saddle point near the band's highest interior image, by the dimer method.
+    """A saddle point near an interior image of a band, by the dimer method.
 
-    ASE's dimer (``MinModeTranslate``) starts at the highest image with the band's
-    local direction (next image − previous image, mean removed unless
-    ``zero_modes`` is "none") as its first guess
-    of the lowest mode, and moves uphill along that mode and downhill along all
-    others, in steps of at most 0.1 Å, until every force is below
-    ``settings.neb_fmax``. Unlike a climbing image, it does not follow the band's
-    tangent, so a kinked band cannot send it up a ridge.
+    ASE's dimer (``MinModeTranslate``) starts at image ``index`` (default: the
+    highest) with the band's local direction there (next image − previous image,
+    mean removed unless ``zero_modes`` is "none") as its first guess of the lowest
+    mode, and moves uphill along that mode and downhill along all others, in steps
+    of at most 0.1 Å, until every force is below ``settings.neb_fmax``. Unlike a
+    climbing image, it does not follow the band's tangent, so a kinked band cannot
+    send it up a ridge.
 
     Returns:
         The saddle (``calculator`` attached), its lowest mode as a unit
         (n_atoms, 3) vector, and whether the dimer converged.
     """
-    top = band.saddle_index
+    top = band.saddle_index if index is None else index
     saddle = band.images[top].copy()
     saddle.calc = calculator
     direction = band.images[top + 1].positions - band.images[top - 1].positions
@@ -252,7 +255,6 @@ def dimer_saddle(
         with MinModeTranslate(dimer, logfile=None, trajectory=None) as optimizer:
             run = optimizer.run(fmax=settings.neb_fmax, steps=settings.max_steps)
         converged = bool(run)
-        mode = np.asarray(dimer.get_eigenmode()).reshape(-1, 3)
     if not converged:
         logger.warning(
             "dimer not converged to fmax=%g eV/Å in %d steps",
@@ -286,37 +288,69 @@ def _step_or_intermediates(
     temperatures: np.ndarray,
     settings: RateSettings,
 ) -> RateResult | list[ase.Atoms]:
-    """The band's elementary step, or the new minima its saddle connects to."""
-    saddle, mode, converged = dimer_saddle(band, calculator, settings)
-    start, end = band.images[0], band.images[-1]
+    """The band's elementary step, or new minima that a saddle near it leads to.
+
+    The dimer starts from the highest interior image; a saddle whose two sides relax
+    into known minima other than the band's two ends (one end on both sides, say)
+    says nothing about this band, and the next image down is tried. Returns an
+    empty list when no image gives either answer.
+    """
     distance = settings.same_minimum_distance
-    sides = _sides(saddle, mode, calculator, settings)
-    if same_minimum(sides[0], end, distance) or same_minimum(sides[1], start, distance):
-        sides.reverse()
-    reaches_start = same_minimum(sides[0], start, distance)
-    reaches_end = same_minimum(sides[1], end, distance)
-    logger.info(
-        "dimer saddle at %.4f eV (converged: %s) connects start: %s, end: %s",
-        saddle.get_potential_energy() - band.energies[0],
-        converged,
-        reaches_start,
-        reaches_end,
-    )
-    if not (reaches_start and reaches_end):
-        ends = (start, end)
-        return [
+    ends = (band.images[0], band.images[-1])
+    for index in 1 + np.argsort(-band.energies[1:-1]):
+        saddle, mode, converged = dimer_saddle(band, calculator, settings, int(index))
+        sides = _sides(saddle, mode, calculator, settings)
+        if same_minimum(sides[0], ends[1], distance) or same_minimum(
+            sides[1], ends[0], distance
+        ):
+            sides.reverse()  # the side towards the start first
+        connects = [
+            same_minimum(side, end, distance)
+            for side, end in zip(sides, ends, strict=True)
+        ]
+        logger.info(
+            "dimer saddle from image %d at %.4f eV (converged: %s) reaches start: "
+            "%s, end: %s",
+            index,
+            saddle.get_potential_energy() - band.energies[0],
+            converged,
+            *connects,
+        )
+        if all(connects):
+            return rates_on_path(
+                _path_over(band, int(index), saddle, converged),
+                calculator,
+                temperatures,
+                settings,
+            )
+        new = [
             side
             for side in sides
-            if not any(same_minimum(side, other, distance) for other in ends)
+            if not any(same_minimum(side, end, distance) for end in ends)
         ]
+        if new:
+            return new
+    return []
+
+
+def _path_over(
+    band: NEBPath, index: int, saddle: ase.Atoms, converged: bool
+) -> NEBPath:
+    """The band with image ``index`` replaced by the saddle.
+
+    Just the two ends and the saddle if another image is higher: the saddle must be
+    the path's top.
+    """
+    energy = saddle.get_potential_energy()
     images = [_without_calculator(image) for image in band.images]
     energies = band.energies.copy()
-    images[band.saddle_index] = _without_calculator(saddle)
-    energies[band.saddle_index] = saddle.get_potential_energy()
-    path = dataclasses.replace(
+    images[index], energies[index] = _without_calculator(saddle), energy
+    if energies[1:-1].max() > energy:
+        images = [images[0], images[index], images[-1]]
+        energies = energies[[0, index, -1]]
+    return dataclasses.replace(
         band, images=images, energies=energies, converged=converged
     )
-    return rates_on_path(path, calculator, temperatures, settings)
 
 
 def _elementary_steps(
@@ -342,8 +376,8 @@ def _elementary_steps(
             return [found]
         if not found or depth == 0:
             raise SaddlePointError(
-                "the saddle point found from the top of the band does not connect "
-                "its two ends, and no new minimum was found to split the band at"
+                "no saddle point found from the band's images connects its two "
+                "ends, and no new minimum was found to split the band at"
             )
         intermediates = found
     minima = [reactant, *intermediates, product]
