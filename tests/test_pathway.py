@@ -26,8 +26,6 @@ from ase.data import atomic_masses
 from ase.mep import NEB
 
 from pointchem import PointChemCalculator
-from pointchem.graph import AtomicGraph
-from pointchem.models.base import EnergyModel
 from pointchem.workflows import (
     RateSettings,
     SaddlePointError,
@@ -39,7 +37,13 @@ from pointchem.workflows import (
 from pointchem.workflows._path import _Band, interpolated_band
 
 from .analytic import LennardJonesModel, LJHypers
-from .test_rates import frequency_hz, hydrogen_at, well_calculator
+from .test_rates import (
+    DoubleWell,
+    WellHypers,
+    frequency_hz,
+    hydrogen_at,
+    well_calculator,
+)
 
 RATE_RELATIVE = 1e-6
 """Acceptance of issue 7 for the rate helper, kept for the pathway."""
@@ -53,31 +57,19 @@ TIGHT = RateSettings(
 TEMPERATURES = np.array([300.0, 600.0, 1200.0])
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class TripleWellHypers:
-    a: float = 1.0  # eV/Å⁶
-    b: float = 1.0  # Å
-    k_y: float = 2.0  # eV/Å²
-    c: float = 1.5  # eV/Å⁴
-    k_z: float = 4.0  # eV/Å²
+TRIPLE_WELL = WellHypers(a=1.0, b=1.0, k_y=2.0, c=1.5, k_z=4.0)
+"""a in eV/Å⁶ here (x² (x² − b²)² is a sixth power), b Å, k_y, k_z eV/Å², c eV/Å⁴."""
 
 
-class TripleWell(EnergyModel):
+class TripleWell(DoubleWell):
     """Each atom in the external potential V(x, y, z) of the module docstring."""
 
-    supported_dtypes = (torch.float64,)
-
-    def __init__(self, hypers: TripleWellHypers):
-        super().__init__(hypers, [1], cutoff=1.0)
-
-    def forward(self, graph: AtomicGraph) -> torch.Tensor:
-        h = self.hypers
-        x, y, z = graph.positions.unbind(dim=1)
-        transverse = 0.5 * (h.k_y + h.c * x**2) * y**2 + 0.5 * h.k_z * z**2
-        return h.a * x**2 * (x**2 - h.b**2) ** 2 + transverse
+    def along_x(self, x: torch.Tensor) -> torch.Tensor:
+        """The triple-well part a x² (x² − b²)², eV."""
+        return self.hypers.a * x**2 * (x**2 - self.hypers.b**2) ** 2
 
 
-def triple_well_rates(h: TripleWellHypers, temperature: float) -> tuple[float, ...]:
+def triple_well_rates(h: WellHypers, temperature: float) -> tuple[float, ...]:
     """Closed-form Vineyard k⁺_0 (−b → 0), k⁻_0 (0 → −b) and the −b → b rate."""
     mass = atomic_masses[1]
     saddle_x2 = h.b**2 / 3
@@ -178,7 +170,7 @@ def test_band_noise_is_seeded_and_leaves_fixed_atoms() -> None:
 @pytest.fixture(scope="module")
 def triple_well_pathway():
     calculator = PointChemCalculator(
-        TripleWell(TripleWellHypers()), device="cpu", dtype=torch.float64
+        TripleWell(TRIPLE_WELL), device="cpu", dtype=torch.float64
     )
     return reaction_pathway(
         hydrogen_at(-1.05, 0.02),
@@ -190,7 +182,7 @@ def triple_well_pathway():
 
 
 def test_pathway_stops_at_the_intermediate(triple_well_pathway) -> None:
-    h = TripleWellHypers()
+    h = TRIPLE_WELL
     steps = triple_well_pathway.steps
     assert len(steps) == 2
     np.testing.assert_allclose(
@@ -204,7 +196,7 @@ def test_pathway_stops_at_the_intermediate(triple_well_pathway) -> None:
 
 def test_pathway_rates_equal_the_closed_form(triple_well_pathway) -> None:
     """Forward, backward and effective Vineyard rates to the acceptance's 1e-6."""
-    h = TripleWellHypers()
+    h = TRIPLE_WELL
     answers = np.array([triple_well_rates(h, t) for t in TEMPERATURES])
     outer, middle, effective = answers.T
     result = triple_well_pathway
@@ -230,9 +222,9 @@ def test_pathway_without_intermediate_is_the_single_step() -> None:
 def test_pathway_of_depth_zero_refuses_a_saddle_that_skips_a_minimum() -> None:
     """max_depth=0: the saddle at x = −b/√3 or b/√3 leads to x = 0, not both ends."""
     calculator = PointChemCalculator(
-        TripleWell(TripleWellHypers()), device="cpu", dtype=torch.float64
+        TripleWell(TRIPLE_WELL), device="cpu", dtype=torch.float64
     )
-    with pytest.raises(SaddlePointError, match="connects its two"):
+    with pytest.raises(SaddlePointError, match="raise max_depth"):
         reaction_pathway(
             hydrogen_at(-1.0), hydrogen_at(1.0), calculator, [300.0], TIGHT, max_depth=0
         )

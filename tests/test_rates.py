@@ -94,7 +94,11 @@ class DoubleWell(EnergyModel):
         h = self.hypers
         x, y, z = graph.positions.unbind(dim=1)
         transverse = 0.5 * (h.k_y + h.c * x**2) * y**2 + 0.5 * h.k_z * z**2
-        return h.a * (x**2 - h.b**2) ** 2 + transverse
+        return self.along_x(x) + transverse
+
+    def along_x(self, x: torch.Tensor) -> torch.Tensor:
+        """The double-well part a (x² − b²)², eV."""
+        return self.hypers.a * (x**2 - self.hypers.b**2) ** 2
 
 
 def well_calculator(hypers: WellHypers = WellHypers()) -> PointChemCalculator:

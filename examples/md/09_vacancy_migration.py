@@ -104,23 +104,16 @@ FULL = Settings(
         zero_modes="translations",
         band_noise=0.01,
     ),
-    max_depth=3,
+    max_depth=8,
     temperatures=np.array([300.0, 400.0, 500.0, 600.0, 800.0, 1000.0, 1250.0, 1500.0]),
 )
-SMOKE_PET = Settings(
+SMOKE_PET = dataclasses.replace(
+    FULL,
     repeat=1,
-    rates=RateSettings(
-        n_images=5,
-        fmax=1e-3,
-        neb_fmax=0.01,
-        max_steps=300,
-        optimizer="FIRE",
-        neb_optimizer="ODE",
-        zero_modes="translations",
-        band_noise=0.05,
+    rates=dataclasses.replace(
+        FULL.rates, n_images=5, neb_fmax=0.01, max_steps=300, band_noise=0.05
     ),
     max_depth=1,
-    temperatures=FULL.temperatures,
 )
 """The smoke run's PET settings: 7 atoms, where a vacancy is next to its images and
 the checks may fail (allowed in the smoke run); Kumagai runs ``FULL`` in both."""

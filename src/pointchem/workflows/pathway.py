@@ -374,10 +374,15 @@ def _elementary_steps(
         found = _step_or_intermediates(band, calculator, temperatures, settings)
         if isinstance(found, RateResult):
             return [found]
-        if not found or depth == 0:
+        if not found:
             raise SaddlePointError(
                 "no saddle point found from the band's images connects its two "
                 "ends, and no new minimum was found to split the band at"
+            )
+        if depth == 0:
+            raise SaddlePointError(
+                "a saddle point found from the band leads to a new minimum, but "
+                "max_depth allows no further split: raise max_depth"
             )
         intermediates = found
     minima = [reactant, *intermediates, product]
