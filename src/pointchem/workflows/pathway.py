@@ -288,15 +288,18 @@ def _step_or_intermediates(
     temperatures: np.ndarray,
     settings: RateSettings,
 ) -> RateResult | list[ase.Atoms]:
-    """The band's elementary step, or new minima that a saddle near it leads to.
+    """The band's elementary step, or new minima that saddles near it lead to.
 
-    The dimer starts from the highest interior image; a saddle whose two sides relax
-    into known minima other than the band's two ends (one end on both sides, say)
-    says nothing about this band, and the next image down is tried. Returns an
-    empty list when no image gives either answer.
+    The dimer starts from each interior image in turn, highest first, until it
+    finds a saddle whose two sides relax into the band's two ends: that is the
+    step. A saddle that leads elsewhere is no proof that its minima lie between the
+    ends, so new minima are used only when no image gives a connecting saddle: those
+    of the attempt whose highest new minimum is lowest. Returns an empty list when
+    no attempt found any.
     """
     distance = settings.same_minimum_distance
     ends = (band.images[0], band.images[-1])
+    leads_to: list[list[ase.Atoms]] = []
     for index in 1 + np.argsort(-band.energies[1:-1]):
         saddle, mode, converged = dimer_saddle(band, calculator, settings, int(index))
         sides = _sides(saddle, mode, calculator, settings)
@@ -329,8 +332,10 @@ def _step_or_intermediates(
             if not any(same_minimum(side, end, distance) for end in ends)
         ]
         if new:
-            return new
-    return []
+            leads_to.append(new)
+    if not leads_to:
+        return []
+    return min(leads_to, key=lambda new: max(m.get_potential_energy() for m in new))
 
 
 def _path_over(
