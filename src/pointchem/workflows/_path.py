@@ -329,26 +329,23 @@ def climbing_image_neb(
     product: ase.Atoms,
     calculator: Calculator,
     settings: RateSettings,
-    band: NEBPath | None = None,
 ) -> NEBPath:
     """Run a climbing-image NEB (improved tangent) between two relaxed structures.
 
-    Two stages: the band without climbing (:func:`relaxed_band`, skipped when
-    ``band`` is given), then with the highest image climbing, to
-    ``settings.neb_fmax``.
+    Two stages: the band without climbing (:func:`relaxed_band`), then with the
+    highest image climbing, to ``settings.neb_fmax``.
 
     Args:
         reactant: relaxed initial state.
         product: relaxed final state (same atoms in the same order).
         calculator: evaluates the images (batched if a ``PointChemCalculator``).
         settings: number of images, spring, interpolation, optimizer, tolerances.
-        band: a band from :func:`relaxed_band` between the same end points.
 
     Returns:
         The :class:`NEBPath` (``n_model_calls`` counts both stages); an unconverged
         band is returned with a logged warning.
     """
-    start = band or relaxed_band(reactant, product, calculator, settings)
+    start = relaxed_band(reactant, product, calculator, settings)
     images = [image.copy() for image in start.images]
     path = _optimize_band(
         images, calculator, settings, climb=True, fmax=settings.neb_fmax
