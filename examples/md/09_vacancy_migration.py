@@ -36,15 +36,14 @@ convergence), the energy profile, the highest saddle, the effective k(T) from 30
 Saves ``vacancy_migration_silicon.png`` (energy profiles along the chained bands,
 Arrhenius plot). k is the rate of one given neighbour hopping into the vacancy along
 the path found; the vacancy has four neighbours and each hop several equivalent
-paths, which the rate does not count. If a check fails, the message says why, that
-potential is left out, and the script exits with status 1.
+paths, which the rate does not count. If a check fails, the message says why and
+that potential is left out; the script exits with status 1 only if both fail.
 
 Run: ``python examples/md/09_vacancy_migration.py``. With ``--smoke`` (or
 ``POINTCHEM_SMOKE=1``) the PET part uses one conventional cell (7 atoms after the
 vacancy, each vacancy next to its periodic images), five images and a single search
-for intermediates: every kind of step runs, the numbers mean nothing, and a failed
-check is reported without failing the run. The Kumagai part runs in full (about
-30 s) and must succeed.
+for intermediates: every kind of step runs and the numbers mean nothing. The
+Kumagai part runs in full (about 30 s).
 """
 
 from __future__ import annotations
@@ -116,7 +115,7 @@ SMOKE_PET = dataclasses.replace(
     max_depth=1,
 )
 """The smoke run's PET settings: 7 atoms, where a vacancy is next to its images and
-the checks may fail (allowed in the smoke run); Kumagai runs ``FULL`` in both."""
+the checks may fail (reported, as in the full run); Kumagai runs ``FULL`` in both."""
 
 
 def vacancy_hop(lattice_constant: float, repeat: int) -> tuple[Atoms, Atoms]:
@@ -291,7 +290,7 @@ def main() -> None:
     if len(results) == len(calculators):
         compare(results["silicon-pet.pt"], results["Kumagai"])
     plot(results)
-    if len(results) < (1 if smoke else len(calculators)):
+    if not results:
         sys.exit(1)
 
 
