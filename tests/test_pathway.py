@@ -288,3 +288,19 @@ def test_neb_optimizers_find_the_barrier(optimizer: str) -> None:
     )
     assert result.path.converged
     assert result.barrier == pytest.approx(0.5, abs=1e-8)
+
+
+def test_pathway_gives_up_beyond_max_minima() -> None:
+    """The triple well has one intermediate; allowing none stops the search."""
+    calculator = PointChemCalculator(
+        TripleWell(TRIPLE_WELL), device="cpu", dtype=torch.float64
+    )
+    with pytest.raises(SaddlePointError, match="max_minima"):
+        reaction_pathway(
+            hydrogen_at(-1.0),
+            hydrogen_at(1.0),
+            calculator,
+            [300.0],
+            TIGHT,
+            max_minima=0,
+        )

@@ -365,7 +365,12 @@ def _elementary_steps(
     temperatures: np.ndarray,
     settings: RateSettings,
     depth: int,
+    budget: list[int],
 ) -> list[RateResult]:
+    """Elementary steps from reactant to product, splitting at new minima.
+
+    ``budget[0]`` is how many more intermediate minima the whole search may find.
+    """
     band = relaxed_band(reactant, product, calculator, settings)
     intermediates = intermediate_minima(band, calculator, settings) if depth else []
     logger.info(
@@ -390,11 +395,18 @@ def _elementary_steps(
                 "max_depth allows no further split: raise max_depth"
             )
         intermediates = found
+    budget[0] -= len(intermediates)
+    if budget[0] < 0:
+        raise SaddlePointError(
+            "more intermediate minima than max_minima allows: the landscape between "
+            "reactant and product is rougher than this search can map (raise "
+            "max_minima, or check the potential there)"
+        )
     minima = [reactant, *intermediates, product]
     steps: list[RateResult] = []
     for start, end in itertools.pairwise(minima):
         steps += _elementary_steps(
-            start, end, calculator, temperatures, settings, depth - 1
+            start, end, calculator, temperatures, settings, depth - 1, budget
         )
     return steps
 
@@ -406,6 +418,7 @@ def reaction_pathway(
     temperatures: Sequence[float] | np.ndarray,
     settings: RateSettings | None = None,
     max_depth: int = 2,
+    max_minima: int = 12,
 ) -> PathwayResult:
     """Harmonic-TST rate of reactant → product through any intermediate minima.
 
@@ -420,6 +433,8 @@ def reaction_pathway(
         max_depth: how many times a band between two minima is searched for
             intermediates; with 0 the saddle found from the first band must
             connect reactant and product.
+        max_minima: how many intermediate minima the whole search may find before
+            it gives up.
 
     Returns:
         A :class:`PathwayResult`.
@@ -435,7 +450,10 @@ def reaction_pathway(
         raise ValueError(f"max_depth must be ≥ 0, got {max_depth}")
     start = relax(reactant, calculator, settings, "reactant")
     end = relax(product, calculator, settings, "product")
-    steps = _elementary_steps(start, end, calculator, temperatures, settings, max_depth)
+    budget = [max_minima]
+    steps = _elementary_steps(
+        start, end, calculator, temperatures, settings, max_depth, budget
+    )
     backward_vineyard, backward_eyring = _backward_rates(steps, settings)
     forward_vineyard = np.array([step.vineyard for step in steps])
     forward_eyring = np.array([step.eyring for step in steps])
