@@ -9,13 +9,14 @@ The hop does not cross one saddle. The straight hop keeps the threefold symmetry
 the bond, and a band started on it stays in that symmetric subspace, whose top is a
 higher-order saddle (Kumagai: third order). The interior images of the starting band
 are therefore displaced randomly (``band_noise``, 0.01 Å, seeded), and
-:func:`pointchem.workflows.reaction_pathway` relaxes the band, relaxes the images at
-its dips to find intermediate minima (the split vacancy, with the hopping atom half
-way, and off-axis metastable states), and runs a climbing-image NEB on each
-elementary step between consecutive minima. Each step's saddle is checked by its
-single imaginary mode, each intermediate by its real modes. The effective rate of the
-whole hop combines the steps' forward and backward Vineyard rates (classical
-harmonic TST for a solid)::
+:func:`pointchem.workflows.reaction_pathway` relaxes the band (no climbing image),
+relaxes its images to find intermediate minima (the split vacancy, with the hopping
+atom half way, and off-axis metastable states), and on each band between
+consecutive minima finds the saddle by the dimer method, starting from the band's
+highest image. Each saddle is checked by its single imaginary mode and by relaxing
+down both sides into the two minima it joins; each intermediate by its real modes.
+The effective rate of the whole hop combines the steps' forward and backward Vineyard
+rates (classical harmonic TST for a solid)::
 
     k_i(T) = Π_{j=1}^{3N−3} ν_j^(i) / Π_{j=1}^{3N−4} ν_j^‡ · exp(−(E‡ − E_i) / k_B T)
 
@@ -24,15 +25,18 @@ periodic cell has three free motions (``zero_modes="translations"``), so minima 
 3N − 3 real modes and saddles 3N − 4.
 
 The rigid translations are free in the NEB too: each band's image forces have their
-mean removed, so the images cannot slide along them. The bands are optimized with
-ASE's ``NEBOptimizer`` (``neb_optimizer="ODE"``): with FIRE or BFGS the climbing
-image of this rough path runs up a ridge (to several eV) instead of the saddle.
+mean removed, so the images cannot slide along them. A climbing image, as in
+``reaction_rates``, ran up ridges to several eV on parts of this path with every
+optimizer tried (BFGS, FIRE, ASE's ODE ``NEBOptimizer``); the dimer converged in
+about 20 steps. The bands are optimized with the ODE optimizer
+(``neb_optimizer="ODE"``).
 
 The same is run with ``potentials/silicon-pet.pt`` (bare PET, float64) and with the
 Kumagai potential it was trained on (matscipy). Prints, per potential: the lattice
-constant, each step (energies of its minima and saddle, imaginary frequency, NEB
+constant, each step (energies of its minima and saddle, imaginary frequency, dimer
 convergence), the energy profile, the highest saddle, the effective k(T) from 300 to
-1500 K and its Arrhenius fit (activation energy, prefactor); then model − Kumagai.
+1500 K and its Arrhenius slope and prefactor at the two lowest temperatures; then
+model − Kumagai.
 Saves ``vacancy_migration_silicon.png`` (energy profiles along the chained bands,
 Arrhenius plot). k is the rate of one given neighbour hopping into the vacancy along
 the path found; the vacancy has four neighbours and each hop several equivalent

@@ -59,9 +59,9 @@ class RateSettings:
 
     neb_optimizer: Literal["BFGS", "FIRE", "ODE"] | None = None
     """Optimizer of the NEB bands; None uses ``optimizer``. "ODE" is ASE's
-    ``NEBOptimizer`` (adaptive ODE integration, Makri, Ortner and Kermode 2019): on
-    rough paths (a vacancy hop in silicon) BFGS and FIRE let the climbing image run
-    up a ridge where it converges to the saddle."""
+    ``NEBOptimizer`` (adaptive ODE integration, Makri, Ortner and Kermode 2019). On
+    one step of silicon's vacancy hop it converged the climbing image where BFGS and
+    FIRE let it run up a ridge; on another band of the same hop it ran away too."""
 
     spring: float = 0.1
     """eV/Å². NEB spring constant between neighbouring images; > 0."""
