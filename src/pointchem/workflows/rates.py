@@ -288,7 +288,8 @@ def reaction_rates(
 
     Steps: relax reactant and product (``settings.fmax``); climbing-image NEB between
     them (``settings.n_images`` images, all evaluated in one batched call per step
-    for a ``PointChemCalculator``); Hessians of reactant and climbing image
+    for a ``PointChemCalculator``; the band is relaxed without climbing to
+    ``settings.climb_after_fmax`` first); Hessians of reactant and climbing image
     (analytic when the calculator has ``get_hessian``); frequencies with the free
     motions projected out; check that the reactant is a minimum and the climbing
     image a first-order saddle; Eyring and Vineyard rates.
@@ -324,10 +325,11 @@ def rates_on_path(
     temperatures: Sequence[float] | np.ndarray,
     settings: RateSettings,
 ) -> RateResult:
-    """Harmonic-TST rates of a converged climbing-image band (reactant = image 0).
+    """Harmonic-TST rates of a band whose highest interior image is the saddle.
 
-    The last steps of :func:`reaction_rates`: Hessians of the first image and of the
-    highest interior image, the minimum and saddle checks, Eyring and Vineyard rates.
+    The last steps of :func:`reaction_rates` and of each step of a pathway: Hessians
+    of image 0 (the reactant) and of the highest interior image, the minimum and
+    saddle checks, Eyring and Vineyard rates.
 
     Raises:
         SaddlePointError: as :func:`reaction_rates`.
